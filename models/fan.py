@@ -1,0 +1,29 @@
+"""A follower of one account. Openids never cross accounts (WECHAT-PLATFORM.md §7.7)."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, intpk, timestamp
+
+
+class Fan(Base):
+    """Follow state and history of one (account, openid); attribution is first touch."""
+
+    __tablename__ = "fan"
+    __table_args__ = (UniqueConstraint("account_id", "openid"),)
+    id: Mapped[intpk]
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    openid: Mapped[str] = mapped_column(String(64))
+    unionid: Mapped[str | None] = mapped_column(String(64), index=True)
+    following: Mapped[bool] = mapped_column(default=False)
+    followed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unfollowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    follow_count: Mapped[int] = mapped_column(default=0)
+    # The scene of the first follow through a QR code, never moved by later scans.
+    first_scene: Mapped[str | None] = mapped_column(String(64))
+    last_scene: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<Fan {self.account_id}:{self.openid} {'following' if self.following else 'gone'}>"

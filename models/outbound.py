@@ -1,0 +1,27 @@
+"""Messages the bot owes a person, kept until delivered: nothing is dropped silently."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, bigpk, timestamp
+
+PENDING = "pending"
+SENT = "sent"
+
+
+class OutboundMessage(Base):
+    """One text owed to (account, openid); `channel` says how it finally went out."""
+
+    __tablename__ = "outbound_message"
+    __table_args__ = (Index("ix_outbound_pending", "account_id", "openid", "status"),)
+    id: Mapped[bigpk]
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    openid: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)   # PENDING | SENT
+    channel: Mapped[str | None] = mapped_column(String(16))           # passive | custom
+    # When a template notice last told this person that messages wait (one per batch).
+    noticed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[timestamp]
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
