@@ -1,0 +1,52 @@
+"""Settings from the environment; every one optional, defaults are the embedded ones (DESIGN.md)."""
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_API_BASE = "https://api.weixin.qq.com"
+REAL_OAUTH_BASE = "https://open.weixin.qq.com"
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Flask config: environment first, then `overrides` (tests), then derived defaults."""
+    env = os.environ
+    cfg: dict[str, Any] = {
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'bot.sqlite3'}",
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "SANDBOX": _flag(env.get("SANDBOX"), True),
+        "SECRET_KEY": env.get("SECRET_KEY"),
+        "SMS_BACKEND": env.get("SMS_BACKEND") or "console",
+        "SMS_HTTP_URL": env.get("SMS_HTTP_URL"),
+        "WECHAT_API_BASE": env.get("WECHAT_API_BASE"),
+        "WECHAT_OAUTH_BASE": env.get("WECHAT_OAUTH_BASE"),
+        "WECHAT_HTTP_TIMEOUT": float(env.get("WECHAT_HTTP_TIMEOUT") or 5),
+        "JOBS_INLINE": None,
+        # A step returning a state its flow does not declare: an error in tests, a warning in
+        # production (the flow ends).
+        "STRICT_STATES": False,
+        # WeChat answers a body over 1 MB never; anything larger is not from WeChat.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }
+    cfg.update(overrides or {})
+    sandbox_base = f"{cfg['PUBLIC_BASE_URL']}/sandbox"
+    if not cfg["WECHAT_API_BASE"]:
+        cfg["WECHAT_API_BASE"] = f"{sandbox_base}/api" if cfg["SANDBOX"] else REAL_API_BASE
+    if not cfg["WECHAT_OAUTH_BASE"]:
+        cfg["WECHAT_OAUTH_BASE"] = f"{sandbox_base}/open" if cfg["SANDBOX"] else REAL_OAUTH_BASE
+    cfg["WECHAT_API_BASE"] = cfg["WECHAT_API_BASE"].rstrip("/")
+    if cfg["JOBS_INLINE"] is None:
+        # Without a Redis server there is no worker to hand jobs to: run them after commit.
+        cfg["JOBS_INLINE"] = cfg["REDIS_URL"] is None
+    if not cfg["SECRET_KEY"]:
+        if not (cfg["SANDBOX"] or cfg.get("TESTING")):
+            raise RuntimeError("SECRET_KEY must be set when the sandbox is off")
+        cfg["SECRET_KEY"] = "sandbox-only-secret"
+    return cfg

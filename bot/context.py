@@ -1,0 +1,38 @@
+"""Ctx: everything a handler may use, built per push by the webhook (STYLE.md 7.4)."""
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+from redis import Redis
+from sqlalchemy.orm import Session
+
+from bot.capabilities import Capabilities
+from bot.jobs import JobBuffer
+from bot.sessions import ConvState
+from models import Account, Fan
+
+
+@dataclass
+class Ctx:
+    """A handler reads and flushes through `db` (never commits), asks for side effects through
+    `enqueue` (run after commit) and `send` (the outbound policy), and reads time from `now`."""
+
+    account: Account
+    fan: Fan
+    db: Session
+    redis: Redis
+    conv: ConvState
+    enqueue: JobBuffer
+    now: datetime
+    caps: Capabilities
+    config: Mapping[str, Any]
+    outbox: Any = None           # bot.outbound.Outbox, bound to this push
+    msg: Any = None              # the wechatpy message being answered
+
+    @property
+    def openid(self) -> str:
+        return self.fan.openid
+
+    def send(self, openid: str, text: str) -> None:
+        """Tell someone something through the outbound policy (never drops it)."""
+        self.outbox.send(openid, text)

@@ -1,0 +1,131 @@
+"""Routing: ordered feature routers, and conversations as "<flow>:<step>" state machines.
+
+A handler or step is `(ctx, msg) -> Turn | str | None`. A `Turn` carries the reply and where
+the conversation goes next: a state name to move there, STAY to re-ask, END to finish.
+Before routing, an active conversation gets the push, except "取消"/"退出" (leave the flow)
+and any menu click (leave the flow, then route the click), so the menu always works.
+"""
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from bot.protocol import kind
+
+log = logging.getLogger(__name__)
+
+STAY = "=stay"
+END = "=end"
+PASS = object()      # returned by a handler that looked and declined: routing goes on
+ESCAPE_WORDS = frozenset({"取消", "退出"})
+# Menu events that leave a conversation: everything a person taps in the menu bar.
+MENU_EVENTS = frozenset({"click", "view", "scancode_push", "scancode_waitmsg", "pic_sysphoto",
+                         "pic_photo_or_album", "pic_weixin", "location_select"})
+
+
+@dataclass
+class Turn:
+    reply: str | None = None
+    next: str | None = None       # a state, STAY, END; None leaves the conversation as it is
+
+
+class UnknownState(Exception):
+    """A step moved to a state no flow declares (a bug: fails tests, ends the flow in production)."""
+
+
+Handler = Callable[[Any, Any], "Turn | str | None"]
+
+
+def text_of(msg) -> str:
+    return (getattr(msg, "content", None) or "").strip()
+
+
+class Router:
+    """One feature's routes, tried in declaration order; the first match answers."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.routes: list[tuple[Callable[[Any], bool], Handler]] = []
+        self.steps: dict[str, Handler] = {}
+
+    def on(self, predicate: Callable[[Any], bool]):
+        def register(handler: Handler) -> Handler:
+            self.routes.append((predicate, handler))
+            return handler
+        return register
+
+    def text(self, *words: str):
+        """Text equal to one of `words` (surrounding spaces ignored)."""
+        return self.on(lambda msg: kind(msg) == "text" and text_of(msg) in words)
+
+    def click(self, *menu_keys: str):
+        return self.on(lambda msg: kind(msg) == "click" and msg.key in menu_keys)
+
+    def event(self, *kinds: str):
+        """Events by our name: subscribe, subscribe_scan, scan, unsubscribe, location, ..."""
+        return self.on(lambda msg: kind(msg) in kinds)
+
+    def any(self):
+        return self.on(lambda msg: True)
+
+    def step(self, state: str):
+        """The step that answers a push while the conversation is in `state`."""
+        def register(handler: Handler) -> Handler:
+            self.steps[state] = handler
+            return handler
+        return register
+
+    def matches(self, msg) -> list[Handler]:
+        return [handler for predicate, handler in self.routes if predicate(msg)]
+
+
+class Dispatcher:
+    """The routing table: routers in order, plus every flow's steps."""
+
+    def __init__(self, routers: Iterable[Router], strict: bool = False):
+        self.routers = list(routers)
+        self.steps = {s: h for r in self.routers for s, h in r.steps.items()}
+        self.strict = strict
+
+    def dispatch(self, ctx, msg) -> Turn:
+        conv, push = ctx.conv, kind(msg)
+        before = conv.state
+        if conv.state:
+            if push == "text" and text_of(msg) in ESCAPE_WORDS:
+                self._end(conv)
+                return Turn("已退出当前操作。需要时可以从菜单重新开始。")
+            if push in MENU_EVENTS:
+                self._end(conv)
+            elif conv.state in self.steps:
+                return self._apply(ctx, self.steps[conv.state](ctx, msg), before)
+            else:
+                # A state from an older release, or a bug: start afresh rather than trap the fan.
+                log.error("unknown stored state=%s openid=%s; conversation ended", conv.state, ctx.openid)
+                self._end(conv)
+        for router in self.routers:
+            for handler in router.matches(msg):
+                result = handler(ctx, msg)
+                if result is not PASS:
+                    return self._apply(ctx, result, before)
+        return Turn()
+
+    def _apply(self, ctx, result, before: str | None) -> Turn:
+        turn = result if isinstance(result, Turn) else Turn(result)
+        conv = ctx.conv
+        if turn.next == END:
+            self._end(conv)
+        elif turn.next not in (None, STAY):
+            if turn.next not in self.steps:
+                if self.strict:
+                    raise UnknownState(turn.next)
+                log.error("step moved to undeclared state=%s; conversation ended", turn.next)
+                self._end(conv)
+            else:
+                conv.state = turn.next
+        log.info("turn account=%s openid=%s kind=%s state=%s->%s", ctx.account.slug, ctx.openid,
+                 kind(ctx.msg) if ctx.msg is not None else "-", before, conv.state)
+        return turn
+
+    @staticmethod
+    def _end(conv) -> None:
+        conv.state = None
+        conv.data = {}

@@ -1,0 +1,140 @@
+"""The wire: signatures, AES envelopes, parsing and rendering of WeChat's XML (WECHAT-PLATFORM.md §1, §3).
+
+wechatpy does the crypto and parsing; this module adds what it lacks: previous-key decryption
+during an EncodingAESKey rotation (§1.7), one error type for every bad input (a 400, never a
+500 that WeChat would retry: §6.1, §7.9), CDATA-safe text and WeChat's length limit (§7.5, §7.6).
+"""
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.messages import UnknownMessage
+from wechatpy.replies import TextReply
+
+# Text replies over ~2048 bytes fail (empirical: WECHAT-PLATFORM.md §7.5; CJK is 3 bytes, emoji 4).
+TEXT_LIMIT_BYTES = 2048
+
+# XML 1.0 allows only tab, LF and CR among C0 controls; also surrogates and U+FFFE/U+FFFF (§7.6).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+class BadPush(Exception):
+    """The request is not a well-formed push for this account: answer 400 and store nothing."""
+
+
+def signature_ok(token: str, signature: str, timestamp: str, nonce: str) -> bool:
+    """SHA-1 of the sorted [token, timestamp, nonce] (§1.2), compared in constant time."""
+    digest = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+    return hmac.compare_digest(digest, signature or "")
+
+
+@dataclass
+class Envelope:
+    """How the push came and so how the reply must go: plaintext, or AES with the key that worked."""
+
+    crypto: WeChatCrypto | None = None
+
+    def seal(self, xml: str, nonce: str, timestamp: str) -> str:
+        """The reply body: as is in plaintext mode, else the encrypted envelope (§1.6)."""
+        if self.crypto is None:
+            return xml
+        return self.crypto.encrypt_message(xml, nonce, timestamp)
+
+
+def open_envelope(account: Any, args: dict, body: bytes) -> tuple[str, Envelope]:
+    """Decrypt an `encrypt_type=aes` push with the current, then the previous key; else pass through."""
+    if args.get("encrypt_type", "raw") != "aes":
+        return body.decode("utf-8", "replace"), Envelope()
+    keys = [k for k in (account.aes_key, account.previous_aes_key) if k]
+    if not keys:
+        raise BadPush("encrypted push but the account has no EncodingAESKey")
+    error: Exception | None = None
+    for key in keys:
+        crypto = WeChatCrypto(account.token, key, account.appid)
+        try:
+            xml = crypto.decrypt_message(body, args.get("msg_signature", ""),
+                                         args.get("timestamp", ""), args.get("nonce", ""))
+            return xml, Envelope(crypto)
+        except InvalidSignatureException as exc:
+            # msg_signature covers the ciphertext and does not depend on the key: no retry.
+            raise BadPush("bad msg_signature") from exc
+        except Exception as exc:  # wrong AppID, bad base64, bad padding, garbage after decrypt
+            error = exc
+    raise BadPush(f"cannot decrypt: {type(error).__name__}")
+
+
+def parse(xml: str):
+    """A wechatpy message object; anything that is not a well-formed push raises BadPush."""
+    try:
+        msg = parse_message(xml)
+    except Exception as exc:  # ExpatError, entities disabled (DTD), TypeError on empty <xml/>
+        raise BadPush(f"unparseable: {type(exc).__name__}") from exc
+    if msg is None or not msg.source or not msg.target or not msg.time:
+        raise BadPush("missing header fields")
+    return msg
+
+
+def raw(msg) -> dict:
+    """The push's fields as WeChat sent them (wechatpy keeps them on the message)."""
+    return msg._data
+
+
+def kind(msg) -> str:
+    """Our name for the push: the message type, or the event name for events."""
+    if isinstance(msg, UnknownMessage):
+        data = raw(msg)
+        event = data.get("Event")
+        return f"event:{event}" if data.get("MsgType") == "event" else f"unknown:{data.get('MsgType')}"
+    if msg.type != "event":
+        return msg.type
+    # wechatpy names the reported-location event "location", like the location message.
+    return "location_report" if msg.event == "location" else msg.event
+
+
+def fingerprint(msg) -> str:
+    """What makes a push unique across WeChat's retries (§2): MsgId, else sender+time+event+key."""
+    data = raw(msg)
+    if data.get("MsgId"):
+        return f"m:{data['MsgId']}"
+    return "e:{0}:{1}:{2}:{3}".format(data.get("FromUserName"), data.get("CreateTime"),
+                                      data.get("Event", data.get("MsgType")), data.get("EventKey", ""))
+
+
+def clean_text(text: str) -> str:
+    """Drop characters XML 1.0 forbids; wechatpy then escapes `]]>` by splitting the CDATA."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
+    """Cut text into pieces of at most `limit` UTF-8 bytes, at line breaks where possible."""
+    text = clean_text(text)
+    pieces: list[str] = []
+    while len(text.encode()) > limit:
+        cut = len(text.encode()[:limit].decode("utf-8", "ignore"))
+        newline = text.rfind("\n", 0, cut)
+        if newline > cut // 2:
+            cut = newline + 1
+        pieces.append(text[:cut].rstrip("\n"))
+        text = text[cut:]
+    if text or not pieces:
+        pieces.append(text)
+    return pieces
+
+
+def cdata_text(text: str) -> str:
+    """Text ready to sit inside wechatpy's CDATA: legal XML characters, `]]>` split in two (§7.6).
+
+    wechatpy writes <![CDATA[text]]> without escaping; a `]]>` in the text would end the section
+    early, so it becomes `]]]]><![CDATA[>`, which an XML parser reads back as the same text.
+    """
+    return clean_text(text).replace("]]>", "]]]]><![CDATA[>")
+
+
+def render_text(msg, text: str) -> str:
+    """A passive text reply to `msg` (the caller keeps it under TEXT_LIMIT_BYTES)."""
+    return TextReply(message=msg, content=cdata_text(text)).render()

@@ -1,0 +1,17 @@
+"""The routing table, read top to bottom: the one place bot/ imports feature modules.
+
+An active conversation, "取消"/"退出" and menu clicks are handled by the dispatcher before
+these routers are tried (bot/dispatch.py).
+"""
+from bot.dispatch import Dispatcher
+from handlers import common, keywords, subscribe
+
+ROUTERS = [
+    subscribe.router,    # subscribe, subscribe_scan, scan, unsubscribe
+    keywords.router,     # per-account auto-replies (exact, then contains)
+    common.router,       # 帮助, unknown menu keys, the fallback
+]
+
+
+def make_dispatcher(strict: bool) -> Dispatcher:
+    return Dispatcher(ROUTERS, strict=strict)
