@@ -1,0 +1,148 @@
+"""The outbound policy: how every message the bot owes a person leaves (DESIGN.md, Outbound).
+
+1. The person being answered right now: the passive reply (WeChat allows one per push, ≤5 s).
+2. Anyone else: stored pending, then a job sends a customer-service message while that
+   person's window is open and has budget (5 / 48 h after a message; 3 / 1 min after a
+   click, follow or scan: WECHAT-PLATFORM.md §4.7).
+3. No window or no budget (or WeChat says 45015/45047): one template notice where the account
+   may send templates (verified service accounts, §4.8).
+4. Otherwise it stays pending and rides along with that person's next passive reply.
+Nothing is dropped: a row stays PENDING until a channel took it.
+"""
+from datetime import datetime
+
+from redis import Redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import keys
+from bot.protocol import TEXT_LIMIT_BYTES, split_text
+from models import Account, OutboundMessage
+from models.outbound import PENDING, SENT
+
+# §4.7: what opens which window. Only click-type menu events count (not view).
+MESSAGE_KINDS = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link",
+                           "unknown:file", "unknown:miniprogrampage"})
+EVENT_KINDS = frozenset({"click", "scancode_push", "scancode_waitmsg", "subscribe",
+                         "subscribe_scan", "scan"})
+WINDOWS = {"msg": (5, 48 * 3600), "evt": (3, 60)}   # name: (messages allowed, seconds)
+SEPARATOR = "\n\n"
+
+
+class CsWindow:
+    """Our copy of WeChat's customer-service windows for one person, shared by all processes."""
+
+    def __init__(self, redis: Redis, account: str, openid: str):
+        self.redis = redis
+        self.key = keys.cs_window(account, openid)
+
+    def opened_by(self, push_kind: str, now: float) -> None:
+        """A push from this person (re)opens a window with a fresh budget."""
+        name = "msg" if push_kind in MESSAGE_KINDS else "evt" if push_kind in EVENT_KINDS else None
+        if name is None:
+            return
+        pipe = self.redis.pipeline()
+        pipe.hset(self.key, mapping={f"{name}_until": now + WINDOWS[name][1], f"{name}_used": 0})
+        pipe.expire(self.key, keys.CS_WINDOW_TTL)
+        pipe.execute()
+
+    def take(self, now: float) -> bool:
+        """Use one message of budget (the short event window first); False when none is left."""
+        def attempt(pipe) -> bool:
+            state = {k.decode(): float(v) for k, v in pipe.hgetall(self.key).items()}
+            for name in ("evt", "msg"):
+                limit, _ = WINDOWS[name]
+                if state.get(f"{name}_until", 0) > now and state.get(f"{name}_used", 0) < limit:
+                    pipe.multi()
+                    pipe.hincrby(self.key, f"{name}_used", 1)
+                    return True
+            return False
+        return self.redis.transaction(attempt, self.key, value_from_callable=True)
+
+    def close(self) -> None:
+        """WeChat said 45015 (window closed, or the person unfollowed)."""
+        self.redis.hset(self.key, mapping={"msg_until": 0, "evt_until": 0})
+
+    def exhaust(self) -> None:
+        """WeChat said 45047 (budget used up): trust WeChat over our count."""
+        self.redis.hset(self.key, mapping={f"{n}_used": lim for n, (lim, _) in WINDOWS.items()})
+
+
+class Outbox:
+    """Bound to one push: texts for its sender join the passive reply, others go pending."""
+
+    def __init__(self, db: Session, account: Account, enqueue, now: datetime, recipient: str | None):
+        self.db, self.account, self.enqueue, self.now = db, account, enqueue, now
+        self.recipient = recipient
+        self.passive: list[str] = []
+
+    def send(self, openid: str, text: str) -> None:
+        if openid == self.recipient:
+            self.passive.append(text)
+            return
+        self.queue(openid, [text])
+
+    def queue(self, openid: str, texts: list[str]) -> None:
+        """Store texts (each piece within the length limit) as pending for `openid`; a job delivers them."""
+        for text in (piece for t in texts for piece in split_text(t)):
+            self.db.add(OutboundMessage(account_id=self.account.id, openid=openid, content=text,
+                                        created_at=self.now))
+        self.db.flush()
+        # `high`: a follow/click/scan window lasts one minute (§4.7).
+        self.enqueue("workers.messaging.deliver_pending", self.account.id, openid, queue="high",
+                     retry=(5, 15, 60))
+
+
+def pending_for(db: Session, account_id: int, openid: str) -> list[OutboundMessage]:
+    """This person's undelivered messages, oldest first, locked against a concurrent sender."""
+    query = (select(OutboundMessage)
+             .where(OutboundMessage.account_id == account_id, OutboundMessage.openid == openid,
+                    OutboundMessage.status == PENDING)
+             .order_by(OutboundMessage.id).with_for_update(skip_locked=True))
+    return list(db.scalars(query))
+
+
+def merge(texts: list[str], limit: int = TEXT_LIMIT_BYTES) -> list[list[int]]:
+    """Group consecutive texts (by index) into messages of at most `limit` bytes, in order."""
+    groups: list[list[int]] = []
+    size = limit + 1
+    for i, text in enumerate(texts):
+        extra = len(text.encode()) + (len(SEPARATOR.encode()) if groups and groups[-1] else 0)
+        if groups and size + extra <= limit:
+            groups[-1].append(i)
+            size += extra
+        else:
+            groups.append([i])
+            size = len(text.encode())
+    return groups
+
+
+def mark_sent(rows: list[OutboundMessage], channel: str, now: datetime) -> None:
+    for row in rows:
+        row.status, row.channel, row.delivered_at = SENT, channel, now
+
+
+def compose_passive(db: Session, outbox: Outbox, reply: str | None) -> str | None:
+    """The passive reply for the person who just wrote: what waited for them (oldest first),
+    what this push produced for them, then the handler's answer; what does not fit in one
+    text goes pending (and out by the next channel that opens)."""
+    waiting = pending_for(db, outbox.account.id, outbox.recipient)
+    fresh = [t for t in [*outbox.passive, reply] if t]
+    if not waiting and not fresh:
+        return None
+    # The newest answer must not be pushed out by older messages: reserve room for it.
+    pieces = [p for t in fresh for p in split_text(t)]
+    answer = pieces[0] if pieces else ""
+    room = TEXT_LIMIT_BYTES - len(answer.encode()) - (len(SEPARATOR.encode()) if answer else 0)
+    taken: list[OutboundMessage] = []
+    used = 0
+    for row in waiting:
+        size = len(row.content.encode()) + len(SEPARATOR.encode())
+        if used + size > room:
+            break
+        taken.append(row)
+        used += size
+    mark_sent(taken, "passive", outbox.now)
+    if pieces[1:]:
+        outbox.queue(outbox.recipient, pieces[1:])
+    return SEPARATOR.join([row.content for row in taken] + ([answer] if answer else []))

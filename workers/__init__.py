@@ -1,0 +1,1 @@
+"""rq jobs: every WeChat API call, notifications and slow work. Jobs take ids and are idempotent."""

@@ -1,0 +1,77 @@
+"""Delivering what the outbound policy kept pending (bot/outbound.py has the rules)."""
+import logging
+
+from bot.capabilities import Cap, for_account
+from bot.outbound import SEPARATOR, CsWindow, merge, mark_sent, pending_for
+from bot.wechat import WeChatError
+from models import Account
+from workers.runtime import job_scope
+
+log = logging.getLogger(__name__)
+
+WINDOW_CLOSED, BUDGET_USED = 45015, 45047       # §4.7, §4.15
+
+
+def deliver_pending(account_id: int, openid: str) -> None:
+    """Sends a person what waits for them: customer-service messages while their window and
+    budget allow, else one template notice where the account may send one, else nothing
+    (it rides along with their next passive reply). Safe to run twice: sent rows are marked
+    in the same transaction, and rows are locked against a concurrent run."""
+    with job_scope() as job:
+        account = job.db.get(Account, account_id)
+        rows = pending_for(job.db, account_id, openid) if account else []
+        if not rows:
+            return
+        caps = for_account(account)
+        left = rows
+        if caps.allows(Cap.CUSTOM_MESSAGE):
+            left = _send_custom(job, account, openid, rows)
+        if left and caps.allows(Cap.TEMPLATE) and account.notice_template_id:
+            _notice(job, account, openid, left)
+        if left:
+            log.info("pending stays account=%s openid=%s count=%d", account.slug, openid, len(left))
+
+
+def _send_custom(job, account, openid: str, rows: list) -> list:
+    """Merge into as few messages as fit, send while the window allows; what is left over."""
+    window = CsWindow(job.redis, account.slug, openid)
+    client = job.client(account)
+    groups = merge([row.content for row in rows])
+    for n, group in enumerate(groups):
+        if not window.take(job.clock.timestamp()):
+            return [rows[i] for g in groups[n:] for i in g]
+        batch = [rows[i] for i in group]
+        try:
+            client.message.send_text(openid, SEPARATOR.join(row.content for row in batch))
+        except WeChatError as exc:
+            if exc.errcode == WINDOW_CLOSED:
+                window.close()
+            elif exc.errcode == BUDGET_USED:
+                window.exhaust()
+            elif exc.retryable and n == 0:
+                raise    # nothing sent yet: rq retries the job (Retry set by the Outbox)
+            # Batches already sent must commit as sent, so the rest waits for the next
+            # trigger (a new message for them, or their next passive reply) instead.
+            log.warning("custom message refused account=%s openid=%s: %s", account.slug, openid, exc)
+            return [rows[i] for g in groups[n:] for i in g]
+        mark_sent(batch, "custom", job.now)
+        job.db.flush()
+    return []
+
+
+def _notice(job, account, openid: str, left: list) -> None:
+    """One template notice per batch of waiting messages ("N 条新消息，回复任意内容查看")."""
+    if any(row.noticed_at for row in left):
+        return
+    try:
+        job.client(account).message.send_template(openid, account.notice_template_id, {
+            "count": {"value": f"{len(left)} 条新消息"},
+            "hint": {"value": "回复任意内容查看"},
+        })
+    except WeChatError as exc:
+        if exc.retryable:
+            raise
+        log.warning("template notice refused account=%s openid=%s: %s", account.slug, openid, exc)
+        return
+    for row in left:
+        row.noticed_at = job.now

@@ -1,0 +1,89 @@
+"""What a job needs: the app's services, its own DB session, a WeChat client, after-commit jobs.
+
+In the embedded mode and in tests, jobs run inside the app that queued them. In an rq worker
+the app is built once per worker process (`AppWorker`), and each forked work horse drops the
+inherited connection pool (SQLAlchemy pooling docs: `engine.dispose(close=False)` after fork).
+
+Production: `rq worker -w workers.runtime.AppWorker high default low --with-scheduler`.
+"""
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterator
+
+from flask import Flask, current_app, has_app_context
+from redis import Redis
+from rq import Worker
+from sqlalchemy.orm import Session
+
+from bot.clock import Clock
+from bot.jobs import JobBuffer
+from bot.wechat import Client, make_client
+
+_process_app: Flask | None = None   # this worker process's app, built once, never shared
+
+
+def app() -> Flask:
+    global _process_app
+    if has_app_context():
+        return current_app._get_current_object()
+    if _process_app is None:
+        from bot import create_app
+        _process_app = create_app()
+    return _process_app
+
+
+def _after_fork() -> None:
+    if _process_app is not None:
+        _process_app.extensions["engine"].dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class AppWorker(Worker):
+    """An rq worker that builds the app before forking, so each job does not."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        app()
+
+
+@dataclass
+class JobCtx:
+    db: Session
+    redis: Redis
+    clock: Clock
+    enqueue: JobBuffer
+    app: Flask
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def client(self, account) -> Client:
+        """The WeChat client for `account` (shared token, bounded retry, timeouts)."""
+        cfg, ext = self.app.config, self.app.extensions
+        return make_client(account, ext["redis"], ext["http"], cfg["WECHAT_API_BASE"],
+                           cfg["WECHAT_HTTP_TIMEOUT"])
+
+
+@contextmanager
+def job_scope() -> Iterator[JobCtx]:
+    """One transaction for the job: committed on success, rolled back on error; the jobs it
+    queued go out only after the commit."""
+    flask_app = app()
+    with flask_app.app_context():
+        ext = flask_app.extensions
+        buffer = JobBuffer()
+        db = ext["db"]()
+        try:
+            with db.begin():
+                yield JobCtx(db, ext["redis"], ext["clock"], buffer, flask_app)
+        except BaseException:
+            buffer.drop()
+            raise
+        finally:
+            db.close()
+        buffer.flush(ext["jobs"])
