@@ -1,0 +1,69 @@
+"""The app factory: Flask app, Redis, database, job queue, dispatcher, WeChat transport."""
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import requests
+from flask import Flask
+
+from bot import config as settings
+from bot.clock import Clock
+from bot.jobs import JobQueue
+from models.db import make_engine, make_sessionmaker
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. `config` overrides the environment (tests pass REDIS, CLOCK, URLs...)."""
+    cfg = settings.load(config)
+    app = Flask(__name__, instance_path=str(settings.ROOT / "instance"))
+    app.config.update(cfg)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    redis = cfg.get("REDIS") or _redis(cfg["REDIS_URL"])
+    if cfg["DATABASE_URL"].startswith("sqlite:///"):
+        Path(cfg["DATABASE_URL"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(cfg["DATABASE_URL"])
+
+    from bot.routes import make_dispatcher  # the one import of feature modules
+
+    app.extensions.update(
+        redis=redis,
+        clock=cfg.get("CLOCK") or Clock(),
+        engine=engine,
+        db=make_sessionmaker(engine),
+        jobs=JobQueue(redis, inline=cfg["JOBS_INLINE"]),
+        dispatcher=make_dispatcher(strict=cfg["STRICT_STATES"]),
+        http=_http(app),
+    )
+
+    from bot.webhook import bp as webhook_bp
+    app.register_blueprint(webhook_bp)
+    if cfg["SANDBOX"]:
+        from bot.sandbox.api import api_blueprint, oauth_blueprint
+        app.register_blueprint(api_blueprint, url_prefix="/sandbox/api")
+        app.register_blueprint(oauth_blueprint, url_prefix="/sandbox/open")
+
+    from bot.cli import mirror_all_to_sandbox, register_commands
+    register_commands(app)
+    if cfg["SANDBOX"]:
+        mirror_all_to_sandbox(app)
+    return app
+
+
+def _redis(url: str | None):
+    if url:
+        from redis import Redis
+        return Redis.from_url(url)
+    # Embedded default: an in-process Redis, private to this process (DESIGN.md, operator contract).
+    import fakeredis
+    return fakeredis.FakeRedis()
+
+
+def _http(app: Flask) -> requests.Session:
+    """The HTTP session every WeChat call goes through; the in-process sandbox needs no socket."""
+    http = requests.Session()
+    sandbox_prefix = f"{app.config['PUBLIC_BASE_URL']}/sandbox/"
+    if app.config["SANDBOX"] and app.config["WECHAT_API_BASE"].startswith(sandbox_prefix):
+        from bot.sandbox.adapter import WSGIAdapter
+        http.mount(sandbox_prefix, WSGIAdapter(app))
+    return http

@@ -1,0 +1,219 @@
+"""Operator commands: `flask --app wsgi db|accounts|keywords|demo|sandbox ...` (DESIGN.md)."""
+import re
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from models import Account, KeywordReply
+from models.account import SERVICE, SUBSCRIPTION
+from models.keyword import CONTAINS, EXACT
+from models.migrate import upgrade
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+APPID = re.compile(r"^wx[0-9A-Za-z]{16}$")
+TOKEN = re.compile(r"^[A-Za-z0-9]{3,32}$")          # the console's Token rule (§1.1)
+AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")          # EncodingAESKey: 43 chars (§1.1)
+
+
+def _check(pattern: re.Pattern, what: str):
+    def callback(_ctx, _param, value):
+        if value is not None and not pattern.match(value):
+            raise click.BadParameter(f"not a valid {what}")
+        return value
+    return callback
+
+
+def mask(secret: str | None) -> str:
+    return "" if not secret else secret[:2] + "****" + secret[-2:]
+
+
+def session():
+    return current_app.extensions["db"]()
+
+
+def mirror_to_sandbox(account: Account) -> None:
+    """In sandbox mode the fake WeChat must know the account, as the real one would."""
+    if current_app.config["SANDBOX"]:
+        from bot.sandbox.state import SandboxWeChat
+        ext = current_app.extensions
+        SandboxWeChat(ext["redis"], ext["clock"]).register_account(
+            account.appid, account.secret, account.type, account.verified, account.original_id)
+
+
+def mirror_all_to_sandbox(app: Flask) -> None:
+    """At start: the sandbox's WeChat knows every account (an in-process Redis starts empty)."""
+    from sqlalchemy.exc import DatabaseError
+    with app.app_context():
+        try:
+            with session() as db:
+                accounts = db.scalars(select(Account)).all()
+        except DatabaseError:   # no schema yet: `db upgrade` has not run
+            return
+        for account in accounts:
+            mirror_to_sandbox(account)
+
+
+def register_commands(app: Flask) -> None:
+    from bot.sandbox.chat import sandbox_cli
+    for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(demo)
+
+
+@click.group("db", help="Database schema.")
+def db_cli():
+    pass
+
+
+@db_cli.command("upgrade", help="Apply every migration (creates the schema on a new database).")
+def db_upgrade():
+    upgrade(current_app.extensions["engine"])
+    click.echo("database is at the latest revision")
+
+
+@click.group("accounts", help="The official accounts this deployment serves.")
+def accounts_cli():
+    pass
+
+
+@accounts_cli.command("add")
+@click.argument("slug", callback=_check(SLUG, "slug (a-z, 0-9, -; up to 32)"))
+@click.option("--type", "type_", type=click.Choice([SERVICE, SUBSCRIPTION]), required=True)
+@click.option("--appid", required=True, callback=_check(APPID, "AppID (wx + 16 characters)"))
+@click.option("--secret", required=True, prompt=True, hide_input=True)
+@click.option("--token", required=True, callback=_check(TOKEN, "token (3-32 letters or digits)"))
+@click.option("--aes-key", callback=_check(AES_KEY, "EncodingAESKey (43 letters or digits)"))
+@click.option("--original-id", help="gh_... (the ToUserName of pushes)")
+@click.option("--name", default="")
+@click.option("--welcome", default="", help="Welcome text for new followers.")
+@click.option("--unverified", is_flag=True, help="Not verified by WeChat: fewer interfaces (§5.1).")
+def accounts_add(slug, type_, appid, secret, token, aes_key, original_id, name, welcome, unverified):
+    """Add an account, or update the one with this slug (rotating the AES key keeps the old one)."""
+    with session() as db, db.begin():
+        account = db.scalar(select(Account).where(Account.slug == slug))
+        if account is None:
+            if db.scalar(select(Account).where(Account.appid == appid)):
+                raise click.ClickException(f"AppID {appid} already belongs to another account")
+            account = Account(slug=slug, appid=appid)
+            db.add(account)
+        elif aes_key and account.aes_key and aes_key != account.aes_key:
+            account.previous_aes_key = account.aes_key   # pushes in flight still decrypt (§1.7)
+        account.type, account.verified, account.secret, account.token = type_, not unverified, secret, token
+        account.aes_key = aes_key or account.aes_key
+        account.original_id, account.name, account.welcome_text = original_id, name, welcome
+    mirror_to_sandbox(account)
+    click.echo(f"account {slug} saved: {type_}{'' if not unverified else ', unverified'}, appid {appid}, "
+               f"secret {mask(secret)}")
+
+
+@accounts_cli.command("list")
+def accounts_list():
+    """Every account, secrets masked."""
+    with session() as db:
+        rows = db.scalars(select(Account).order_by(Account.slug)).all()
+    if not rows:
+        click.echo("no accounts yet: flask --app wsgi accounts add --help")
+    for a in rows:
+        click.echo(f"{a.slug:<16} {a.type:<12} {'verified' if a.verified else 'unverified':<10} "
+                   f"{a.appid}  secret={mask(a.secret)} token={mask(a.token)} "
+                   f"aes={'set' if a.aes_key else 'none'}  /wechat/{a.slug}")
+
+
+@accounts_cli.command("remove")
+@click.argument("slug")
+@click.confirmation_option(prompt="Remove the account and all its fans, events and replies?")
+def accounts_remove(slug):
+    with session() as db, db.begin():
+        account = db.scalar(select(Account).where(Account.slug == slug))
+        if account is None:
+            raise click.ClickException(f"no account {slug}")
+        db.delete(account)
+    click.echo(f"account {slug} removed")
+
+
+def _account_or_fail(db, slug: str) -> Account:
+    account = db.scalar(select(Account).where(Account.slug == slug))
+    if account is None:
+        raise click.ClickException(f"no account {slug}")
+    return account
+
+
+@click.group("keywords", help="Keyword auto-replies per account.")
+def keywords_cli():
+    pass
+
+
+@keywords_cli.command("add")
+@click.option("--account", "slug", required=True)
+@click.option("--match", type=click.Choice([EXACT, CONTAINS]), default=EXACT)
+@click.argument("keyword")
+@click.argument("reply")
+def keywords_add(slug, match, keyword, reply):
+    """Answer REPLY to texts equal to (or containing) KEYWORD; adding it again replaces the reply."""
+    keyword = keyword.strip()
+    if not keyword or len(keyword) > 64:
+        raise click.BadParameter("keyword must be 1-64 characters", param_hint="KEYWORD")
+    if not reply.strip():
+        raise click.BadParameter("reply must not be empty", param_hint="REPLY")
+    with session() as db, db.begin():
+        account = _account_or_fail(db, slug)
+        row = db.scalar(select(KeywordReply).where(KeywordReply.account_id == account.id,
+                                                   KeywordReply.keyword == keyword, KeywordReply.match == match))
+        if row is None:
+            db.add(KeywordReply(account_id=account.id, keyword=keyword, match=match, reply=reply))
+        else:
+            row.reply = reply
+    click.echo(f"{slug}: {match} “{keyword}” saved")
+
+
+@keywords_cli.command("list")
+@click.option("--account", "slug", required=True)
+def keywords_list(slug):
+    with session() as db:
+        account = _account_or_fail(db, slug)
+        rows = db.scalars(select(KeywordReply).where(KeywordReply.account_id == account.id)
+                          .order_by(KeywordReply.match, KeywordReply.keyword)).all()
+    for row in rows:
+        click.echo(f"{row.match:<8} {row.keyword:<16} → {row.reply[:60]}")
+
+
+@keywords_cli.command("remove")
+@click.option("--account", "slug", required=True)
+@click.option("--match", type=click.Choice([EXACT, CONTAINS]), default=EXACT)
+@click.argument("keyword")
+def keywords_remove(slug, match, keyword):
+    with session() as db, db.begin():
+        account = _account_or_fail(db, slug)
+        row = db.scalar(select(KeywordReply).where(KeywordReply.account_id == account.id,
+                                                   KeywordReply.keyword == keyword, KeywordReply.match == match))
+        if row is None:
+            raise click.ClickException(f"no {match} keyword “{keyword}” on {slug}")
+        db.delete(row)
+    click.echo(f"{slug}: {match} “{keyword}” removed")
+
+
+DEMO = dict(slug="demo", type=SERVICE, verified=True, appid="wxdemo000000000001", secret="demo-secret",
+            token="demotoken", aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            original_id="gh_demo00000001", name="旅游集团服务号（演示）", notice_template_id="TPL_NEW_MESSAGES",
+            welcome_text="欢迎关注旅游集团！点击下方菜单开始使用，回复“帮助”看看我能做什么。")
+DEMO_KEYWORDS = [("营业时间", EXACT, "门店营业时间：每天 9:00-21:00。"),
+                 ("地址", CONTAINS, "总部地址：上海市黄浦区示例路 1 号。")]
+
+
+@click.command("demo", help="Create (or refresh) the demo service account `demo` and its demo data.")
+def demo():
+    with session() as db, db.begin():
+        account = db.scalar(select(Account).where(Account.slug == DEMO["slug"]))
+        if account is None:
+            account = Account(**DEMO)
+            db.add(account)
+            db.flush()
+        for keyword, match, reply in DEMO_KEYWORDS:
+            exists = db.scalar(select(KeywordReply).where(KeywordReply.account_id == account.id,
+                                                          KeywordReply.keyword == keyword))
+            if exists is None:
+                db.add(KeywordReply(account_id=account.id, keyword=keyword, match=match, reply=reply))
+    mirror_to_sandbox(account)
+    click.echo("demo account ready: /wechat/demo (token demotoken); try: "
+               "flask --app wsgi sandbox chat --account demo --as alice")

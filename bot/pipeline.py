@@ -1,0 +1,127 @@
+"""One push, in order (DESIGN.md "One push, in order", steps 3-6; the webhook did 1-2).
+
+dedup → open the CS window → fan lock → one transaction (fan, dispatch, event row, passive
+reply) → commit → save conversation, flush jobs → cache the reply for WeChat's retries.
+A handler that raises: roll back, keep the old conversation, drop its jobs, record the push
+as failed, apologise. Nothing here calls WeChat.
+"""
+import logging
+from datetime import datetime, timezone
+
+from flask import Flask
+from redis.exceptions import LockNotOwnedError
+from sqlalchemy import select
+
+from bot import keys
+from bot.capabilities import for_account
+from bot.context import Ctx
+from bot.jobs import JobBuffer
+from bot.outbound import CsWindow, Outbox, compose_passive
+from bot.protocol import fingerprint, kind, raw, render_text
+from bot.sessions import ConversationStore, Dedup
+from models import Account, Event, Fan
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "抱歉，刚才没有处理好，请稍后再试。"
+# A repeat waits this long for the first delivery's reply; WeChat gives each delivery 5 s.
+REPLAY_WAIT = 3.0
+FAN_LOCK_WAIT = 3.0
+# Replies to these are not shown to anyone (§2, §7.10); what waits for the person stays pending.
+SILENT_KINDS = frozenset({"unsubscribe", "view", "location_report", "templatesendjobfinish",
+                          "masssendjobfinish", "kf_create_session", "kf_close_session",
+                          "kf_switch_session"})
+_HEADER = {"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "EventKey", "Encrypt"}
+
+
+class FanBusy(Exception):
+    """The fan's previous push still holds the lock: let WeChat deliver this one again."""
+
+
+def handle_push(app: Flask, account: Account, msg) -> str:
+    """The plaintext reply XML for `msg`, or "" for none; side effects happen once per push."""
+    ext = app.extensions
+    redis, openid = ext["redis"], msg.source
+    dedup = Dedup(redis, account.slug, fingerprint(msg))
+    if not dedup.claim():
+        replay = dedup.replay(REPLAY_WAIT)
+        log.info("repeat push account=%s openid=%s replayed=%s", account.slug, openid, replay is not None)
+        return replay or ""
+    # WeChat opened the person's customer-service window whatever we make of the push.
+    CsWindow(redis, account.slug, openid).opened_by(kind(msg), ext["clock"].timestamp())
+    lock = redis.lock(keys.fan_lock(account.slug, openid), timeout=keys.FAN_LOCK_TTL,
+                      blocking_timeout=FAN_LOCK_WAIT)
+    if not lock.acquire():
+        dedup.forget()
+        raise FanBusy(openid)
+    try:
+        reply = run_turn(app, account, msg)
+    finally:
+        try:
+            lock.release()
+        except LockNotOwnedError:  # expired while we worked: nothing left to release
+            log.warning("fan lock expired before release account=%s openid=%s", account.slug, openid)
+    dedup.remember(reply)
+    return reply
+
+
+def run_turn(app: Flask, account: Account, msg) -> str:
+    ext = app.extensions
+    now = ext["clock"].now()
+    store = ConversationStore(ext["redis"], account.slug, msg.source)
+    buffer = JobBuffer()
+    db = ext["db"]()
+    try:
+        with db.begin():
+            account = db.merge(account, load=False)
+            fan = fan_for(db, account, msg.source, now)
+            conv = store.load()
+            outbox = Outbox(db, account, buffer, now, recipient=msg.source)
+            ctx = Ctx(account=account, fan=fan, db=db, redis=ext["redis"], conv=conv, enqueue=buffer,
+                      now=now, caps=for_account(account, app.config["STRICT_STATES"]),
+                      config=app.config, outbox=outbox, msg=msg)
+            turn = ext["dispatcher"].dispatch(ctx, msg)
+            db.add(event_row(account, msg, "ok"))
+            reply = None if kind(msg) in SILENT_KINDS else compose_passive(db, outbox, turn.reply)
+    except Exception:
+        log.exception("handler failed account=%s openid=%s kind=%s", account.slug, msg.source, kind(msg))
+        buffer.drop()
+        record_failure(db, account, msg)
+        return render_text(msg, APOLOGY)
+    finally:
+        db.close()
+    store.save(conv)
+    buffer.flush(ext["jobs"])
+    return render_text(msg, reply) if reply else ""
+
+
+def fan_for(db, account: Account, openid: str, now) -> Fan:
+    """The fan row of this push, created on first contact (the fan lock makes this race-free)."""
+    fan = db.scalar(select(Fan).where(Fan.account_id == account.id, Fan.openid == openid))
+    if fan is None:
+        fan = Fan(account_id=account.id, openid=openid, created_at=now)
+        db.add(fan)
+        db.flush()
+    return fan
+
+
+def event_row(account: Account, msg, outcome: str) -> Event:
+    """The push as an event row: our kind, its key, MsgId and the remaining fields."""
+    data = raw(msg)
+    key = getattr(msg, "scene_id", None) or data.get("EventKey")
+    extra = {k: str(v)[:1000] for k, v in data.items() if k not in _HEADER and v is not None}
+    return Event(account_id=account.id, openid=msg.source, type=kind(msg)[:32],
+                 key=str(key)[:255] if key else None,
+                 msg_id=int(data["MsgId"]) if str(data.get("MsgId", "")).isdigit() else None,
+                 data=extra, outcome=outcome,
+                 sent_at=datetime.fromtimestamp(msg.time, timezone.utc))
+
+
+def record_failure(db, account: Account, msg) -> None:
+    """Keep the failed push on record (analytics must see it), in its own transaction."""
+    try:
+        db.rollback()
+        with db.begin():
+            db.add(event_row(db.merge(account, load=False), msg, "error"))
+    except Exception:
+        log.exception("could not record failed push account=%s", account.slug)

@@ -1,0 +1,64 @@
+"""`/wechat/<slug>`: the GET handshake and every push, in the request's mode (§1).
+
+Status codes: 404 unknown account, 403 bad signature, 400 a body that is not a well-formed
+push for this account (bad msg_signature, AppID, base64, padding, XML, DTD), 413 over 1 MB,
+503 when the fan's previous push still holds the lock (WeChat delivers again). Never a 500.
+"""
+import logging
+import secrets
+import time
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from bot.pipeline import FanBusy, handle_push
+from bot.protocol import BadPush, open_envelope, parse, signature_ok
+from models import Account
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhook", __name__)
+
+
+def _plain(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/plain")
+
+
+@bp.route("/wechat/<slug>", methods=["GET", "POST"])
+def wechat(slug: str) -> Response:
+    account = _account(slug)
+    if account is None:
+        return _plain("unknown account", 404)
+    args = request.args
+    if not signature_ok(account.token, args.get("signature", ""), args.get("timestamp", ""),
+                        args.get("nonce", "")):
+        return _plain("bad signature", 403)
+    if request.method == "GET":
+        return _plain(args.get("echostr", ""))   # verbatim, in every mode (§1.2)
+    try:
+        xml, envelope = open_envelope(account, args, request.get_data(cache=False))
+        msg = parse(xml)
+    except BadPush as exc:
+        log.warning("bad push account=%s: %s", slug, exc)
+        return _plain("bad request", 400)
+    try:
+        reply = handle_push(current_app._get_current_object(), account, msg)
+    except FanBusy:
+        log.warning("fan busy account=%s openid=%s; WeChat will deliver again", slug, msg.source)
+        return _plain("busy", 503)
+    if not reply:
+        # Acknowledge without a reply (§2): "success" in plaintext; an empty body in AES mode,
+        # which needs no encryption (an encrypted "success" is UNCONFIRMED).
+        return _plain("" if envelope.crypto else "success")
+    body = envelope.seal(reply, secrets.token_hex(5), str(int(time.time())))
+    return Response(body, mimetype="text/xml")
+
+
+def _account(slug: str) -> Account | None:
+    with current_app.extensions["db"]() as db:
+        return db.scalar(select(Account).where(Account.slug == slug))
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def too_large(_exc) -> Response:
+    return _plain("too large", 413)

@@ -1,0 +1,1 @@
+"""Conversational features, one module per feature, each exposing a `router`."""

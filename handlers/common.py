@@ -1,0 +1,30 @@
+"""What the bot says when nothing else answered: never silence for something a person did."""
+from bot.dispatch import Router
+from bot.protocol import kind
+
+router = Router("common")
+
+# Things a person sends; unknown types (file, mini-program cards) get an empty 200 (§3.2).
+USER_MESSAGES = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link"})
+
+FALLBACK = "没太明白您的意思。请点击下方菜单选择服务，或回复“帮助”。"
+UNKNOWN_MENU = "这个功能还在准备中，请稍后再来。"
+HELP = "您可以：\n· 点击下方菜单使用各项服务\n· 随时回复“取消”退出当前操作"
+
+
+@router.text("帮助", "help")
+def help_text(ctx, msg):
+    """Lists what the person can do."""
+    return HELP
+
+
+@router.event("click")
+def unknown_menu(ctx, msg):
+    """A menu key no feature handles yet still gets an answer."""
+    return UNKNOWN_MENU
+
+
+@router.on(lambda msg: kind(msg) in USER_MESSAGES)
+def fallback(ctx, msg):
+    """Points at the menu when nothing understood the message."""
+    return FALLBACK

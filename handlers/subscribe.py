@@ -1,0 +1,50 @@
+"""Follow, unfollow and QR scans: follow state, history and first-touch attribution.
+
+  subscribe (plain or via a code) → following, welcome text
+  scan (already following)        → scene recorded; no reply of its own
+  unsubscribe                     → marked unfollowed (kept, never deleted); any flow ends
+"""
+from bot.dispatch import END, Router, Turn
+
+router = Router("subscribe")
+
+DEFAULT_WELCOME = "欢迎关注！点击下方菜单开始使用，回复“帮助”查看可以做什么。"
+
+
+def record_scene(fan, scene: str | None) -> None:
+    """The latest code the fan scanned, and the first one if there was none before (first touch)."""
+    if not scene:
+        return
+    fan.last_scene = scene
+    if fan.first_scene is None:
+        fan.first_scene = scene
+
+
+@router.event("subscribe", "subscribe_scan")
+def followed(ctx, msg):
+    """Welcomes a new or returning follower and remembers the code they came through."""
+    fan = ctx.fan
+    fan.following = True
+    fan.followed_at = ctx.now
+    fan.follow_count += 1
+    record_scene(fan, getattr(msg, "scene_id", None))
+    return ctx.account.welcome_text or DEFAULT_WELCOME
+
+
+@router.event("scan")
+def scanned(ctx, msg):
+    """Records a follower's scan (a SCAN push means they follow, even if we never saw them follow)."""
+    fan = ctx.fan
+    if not fan.following:
+        fan.following = True
+        fan.followed_at = fan.followed_at or ctx.now
+    record_scene(fan, msg.scene_id)
+    return None
+
+
+@router.event("unsubscribe")
+def unfollowed(ctx, msg):
+    """Marks the fan as gone; WeChat shows no reply to an unfollow (§3.3)."""
+    ctx.fan.following = False
+    ctx.fan.unfollowed_at = ctx.now
+    return Turn(None, END)
