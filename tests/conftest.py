@@ -1,0 +1,185 @@
+"""Test harness: the real app, the real webhook, signed XML, the sandbox as WeChat.
+
+Services: embedded by default (SQLite file, fakeredis). With TEST_DATABASE_URL and
+TEST_REDIS_URL set (CI's second run), the same suite runs on PostgreSQL and Redis; an
+unreachable service fails the run, it never skips.
+"""
+import os
+import socket
+from datetime import timedelta
+
+import fakeredis
+import pytest
+from redis import Redis
+from rq import SimpleWorker
+from sqlalchemy import create_engine, text
+
+from bot import create_app
+from bot.clock import FrozenClock
+from bot.jobs import QUEUES
+from bot.sandbox.phone import Phone, sandbox_openid
+from bot.sandbox.state import SandboxWeChat
+from models import Account, Base
+from models.migrate import upgrade
+
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+
+# The official sample account (WECHAT-PLATFORM.md §8 V0/V1), used as the service account.
+SAMPLE = dict(slug="hq", type="service", verified=True, appid="wx2c2769f8efd9abc2", secret="sample-secret",
+              token="spamtest", aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+              original_id="gh_10f6c3c3ac5a", name="HQ", welcome_text="欢迎关注总部服务号！",
+              notice_template_id="TPL_NEW_MESSAGES")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A migrated, empty database for the whole run (migrations are part of what is tested)."""
+    url = DATABASE_URL or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    except Exception as exc:
+        pytest.exit(f"TEST_DATABASE_URL {url} is unreachable: {exc}", returncode=3)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def redis():
+    if not REDIS_URL:
+        yield fakeredis.FakeRedis()
+        return
+    client = Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    except Exception as exc:
+        pytest.exit(f"TEST_REDIS_URL {REDIS_URL} is unreachable: {exc}", returncode=3)
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any connection off this machine fails the test (the sandbox is in-process)."""
+    real_connect = socket.socket.connect
+
+    def guarded(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")
+                                          or host.startswith("/")):
+            raise AssertionError(f"test tried to reach the network: {address}")
+        return real_connect(sock, address)
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def clock():
+    return FrozenClock()
+
+
+@pytest.fixture
+def app(database_url, redis, clock):
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "REDIS": redis, "CLOCK": clock,
+                      "SANDBOX": True, "JOBS_INLINE": False, "STRICT_STATES": True})
+    yield app
+    engine = app.extensions["engine"]
+    with engine.begin() as conn:
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """A session for the test's own reads and set-up (commit what you set up)."""
+    with app.extensions["db"]() as session:
+        yield session
+
+
+@pytest.fixture
+def world(app, clock):
+    """The sandbox WeChat: what it recorded, what it delivered, scripted failures."""
+    return SandboxWeChat(app.extensions["redis"], clock)
+
+
+@pytest.fixture
+def make_account(app, db, world):
+    def make(**overrides) -> Account:
+        fields = {**SAMPLE, **overrides}
+        account = Account(**fields)
+        db.add(account)
+        db.commit()
+        world.register_account(account.appid, account.secret, account.type, account.verified,
+                               account.original_id)
+        return account
+    return make
+
+
+@pytest.fixture
+def account(make_account):
+    return make_account()
+
+
+class Jobs:
+    """The rq queues of the test app: what was queued, and running it in-process."""
+
+    def __init__(self, app):
+        self.app = app
+        self.queues = [app.extensions["jobs"].queue(name) for name in QUEUES]
+
+    def queued(self) -> list[str]:
+        return [job.func_name for q in self.queues for job in q.jobs]
+
+    def run_all(self) -> int:
+        """Run every queued job (and the jobs they queue) to completion; how many ran."""
+        ran = 0
+        with self.app.app_context():
+            while sum(q.count for q in self.queues):
+                ran += sum(q.count for q in self.queues)
+                SimpleWorker(self.queues, connection=self.app.extensions["redis"]).work(burst=True)
+        return ran
+
+    def failed(self) -> int:
+        return sum(q.failed_job_registry.count for q in self.queues)
+
+
+@pytest.fixture
+def jobs(app):
+    return Jobs(app)
+
+
+def poster(app):
+    client = app.test_client()
+
+    def post(path, query, body):
+        response = client.post(path, query_string=query, data=body)
+        return response.status_code, response.data
+    return post
+
+
+@pytest.fixture
+def phone(app, account, world, clock):
+    """phone("bob", mode="safe", account=other) → a person chatting through the webhook."""
+    def make(name: str = "alice", mode: str = "plain", account=account) -> Phone:
+        return Phone(poster(app), account, sandbox_openid(account.slug, name), mode, world, clock)
+    return make
+
+
+@pytest.fixture
+def wx(phone):
+    return phone("alice")
+
+
+def later(clock, **delta):
+    return clock.advance(**delta) if delta else clock.advance(seconds=1)
+
+
+__all__ = ["later", "timedelta"]
