@@ -1,0 +1,36 @@
+# The two commands of the README: `make run` and `make test`. Only Python 3.11 and make needed.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test setup bench chat clean
+
+# The venv is rebuilt when the requirements change (the stamp is newer than both files).
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Embedded defaults: SQLite under instance/, in-process Redis, jobs inline, sandbox on.
+run: setup
+	$(FLASK) db upgrade
+	$(FLASK) demo
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Chat with the running demo account from a terminal (the sandbox phone).
+chat: setup
+	$(FLASK) sandbox chat --account demo --as alice --url http://$(HOST):$(PORT)
+
+bench: setup
+	$(BIN)/python -m bench.webhook $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) instance
