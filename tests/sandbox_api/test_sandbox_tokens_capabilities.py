@@ -1,7 +1,7 @@
 """The sandbox API: access tokens (§4.1) and the capability matrix (§5.1)."""
 import pytest
 
-from sandbox_support import ACCOUNTS, API, AUTHORIZE, SERVICE, SUB, SUB_RAW, SERVICE_RAW, Api, errcode, secret_of
+from sandbox_support import ACCOUNTS, AUTHORIZE, SERVICE, SUB, SUB_RAW, SERVICE_RAW, Api, errcode, secret_of
 
 
 # --- §4.1 access_token ---------------------------------------------------------------------------
