@@ -31,7 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         clock=cfg.get("CLOCK") or Clock(),
         engine=engine,
         db=make_sessionmaker(engine),
-        jobs=JobQueue(redis, inline=cfg["JOBS_INLINE"]),
+        jobs=JobQueue(redis, inline=cfg["JOBS_INLINE"], app=app),
         dispatcher=make_dispatcher(strict=cfg["STRICT_STATES"]),
         http=_http(app),
     )

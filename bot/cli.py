@@ -3,6 +3,7 @@ import re
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from models import Account, KeywordReply
@@ -61,7 +62,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo)
 
 
-@click.group("db", help="Database schema.")
+@click.group("db", help="Database schema.", cls=AppGroup)
 def db_cli():
     pass
 
@@ -72,7 +73,7 @@ def db_upgrade():
     click.echo("database is at the latest revision")
 
 
-@click.group("accounts", help="The official accounts this deployment serves.")
+@click.group("accounts", help="The official accounts this deployment serves.", cls=AppGroup)
 def accounts_cli():
     pass
 
@@ -85,25 +86,33 @@ def accounts_cli():
 @click.option("--token", required=True, callback=_check(TOKEN, "token (3-32 letters or digits)"))
 @click.option("--aes-key", callback=_check(AES_KEY, "EncodingAESKey (43 letters or digits)"))
 @click.option("--original-id", help="gh_... (the ToUserName of pushes)")
-@click.option("--name", default="")
-@click.option("--welcome", default="", help="Welcome text for new followers.")
+@click.option("--name", help="Display name.")
+@click.option("--welcome", help="Welcome text for new followers.")
+@click.option("--notice-template", help="Template id of the 'new messages' notice (§4.8).")
 @click.option("--unverified", is_flag=True, help="Not verified by WeChat: fewer interfaces (§5.1).")
-def accounts_add(slug, type_, appid, secret, token, aes_key, original_id, name, welcome, unverified):
-    """Add an account, or update the one with this slug (rotating the AES key keeps the old one)."""
+def accounts_add(slug, type_, appid, secret, token, aes_key, original_id, name, welcome, notice_template,
+                 unverified):
+    """Add an account, or update the one with this slug: options left out keep their value, and
+    rotating the AES key keeps the old one for pushes in flight."""
     with session() as db, db.begin():
         account = db.scalar(select(Account).where(Account.slug == slug))
+        owner = db.scalar(select(Account).where(Account.appid == appid))
+        if owner is not None and owner is not account:
+            raise click.ClickException(f"AppID {appid} already belongs to account {owner.slug}")
         if account is None:
-            if db.scalar(select(Account).where(Account.appid == appid)):
-                raise click.ClickException(f"AppID {appid} already belongs to another account")
-            account = Account(slug=slug, appid=appid)
+            account = Account(slug=slug, appid=appid, name="", welcome_text="")
             db.add(account)
         elif aes_key and account.aes_key and aes_key != account.aes_key:
             account.previous_aes_key = account.aes_key   # pushes in flight still decrypt (§1.7)
-        account.type, account.verified, account.secret, account.token = type_, not unverified, secret, token
+        account.appid, account.type, account.verified = appid, type_, not unverified
+        account.secret, account.token = secret, token
         account.aes_key = aes_key or account.aes_key
-        account.original_id, account.name, account.welcome_text = original_id, name, welcome
+        for field, value in (("original_id", original_id), ("name", name), ("welcome_text", welcome),
+                             ("notice_template_id", notice_template)):
+            if value is not None:
+                setattr(account, field, value)
     mirror_to_sandbox(account)
-    click.echo(f"account {slug} saved: {type_}{'' if not unverified else ', unverified'}, appid {appid}, "
+    click.echo(f"account {slug} saved: {type_}{', unverified' if unverified else ''}, appid {appid}, "
                f"secret {mask(secret)}")
 
 
@@ -139,7 +148,7 @@ def _account_or_fail(db, slug: str) -> Account:
     return account
 
 
-@click.group("keywords", help="Keyword auto-replies per account.")
+@click.group("keywords", help="Keyword auto-replies per account.", cls=AppGroup)
 def keywords_cli():
     pass
 
@@ -202,6 +211,7 @@ DEMO_KEYWORDS = [("营业时间", EXACT, "门店营业时间：每天 9:00-21:00
 
 
 @click.command("demo", help="Create (or refresh) the demo service account `demo` and its demo data.")
+@with_appcontext
 def demo():
     with session() as db, db.begin():
         account = db.scalar(select(Account).where(Account.slug == DEMO["slug"]))

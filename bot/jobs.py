@@ -4,6 +4,9 @@ Jobs are named by dotted path ("workers.messaging.deliver_pending"), so bot/ nev
 workers/. They take primitive ids and are safe to run twice (STYLE.md 7.7).
 """
 import logging
+import queue
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,32 +30,85 @@ class JobSpec:
 
 
 class JobQueue:
-    """Hands jobs to rq, or runs them right away when no worker exists (embedded mode)."""
+    """Hands jobs to rq, or, with no Redis server (embedded mode), to one background thread of
+    this process, so a webhook request never waits for a WeChat API call either way."""
 
-    def __init__(self, redis: Redis, inline: bool):
+    def __init__(self, redis: Redis, inline: bool, app=None):
         self.redis = redis
         self.inline = inline
         self._queues = {name: Queue(name, connection=redis) for name in QUEUES}
+        self._runner = InlineRunner(app) if inline else None
 
     def submit(self, spec: JobSpec) -> None:
-        if self.inline:
-            self._run_inline(spec)
+        if self._runner is not None:
+            self._runner.submit(spec, attempt=0)
             return
         retry = Retry(max=len(spec.retry), interval=list(spec.retry)) if spec.retry else None
         self._queues[spec.queue].enqueue(spec.func, *spec.args, job_id=spec.job_id, retry=retry)
 
-    def _run_inline(self, spec: JobSpec) -> None:
-        from rq.utils import import_attribute
-
-        # Inline jobs must not break the request that queued them: a failure is logged, as a
-        # failed rq job would be; the job's own idempotency makes a later re-run safe.
-        try:
-            import_attribute(spec.func)(*spec.args)
-        except Exception:
-            log.exception("job failed func=%s", spec.func)
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Embedded mode: wait until every submitted job (and its retries) ran; True if idle."""
+        return self._runner.drain(timeout) if self._runner is not None else True
 
     def queue(self, name: str) -> Queue:
         return self._queues[name]
+
+
+class InlineRunner:
+    """The embedded mode's worker: one daemon thread running jobs in submission order inside
+    the app's context, retrying with the job's intervals as rq would. Jobs are idempotent, so
+    a job lost with the process is repaired by the next trigger (DESIGN.md: nothing dropped)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.jobs: queue.Queue = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+        self.waiting_retries = 0
+
+    def submit(self, spec: JobSpec, attempt: int) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._work, name="inline-jobs", daemon=True)
+                self.thread.start()
+        self.jobs.put((spec, attempt))
+
+    def drain(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.jobs.unfinished_tasks or self.waiting_retries:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _work(self) -> None:
+        from rq.utils import import_attribute
+        while True:
+            spec, attempt = self.jobs.get()
+            try:
+                with self.app.app_context():
+                    import_attribute(spec.func)(*spec.args)
+            except Exception:
+                self._failed(spec, attempt)
+            finally:
+                self.jobs.task_done()
+
+    def _failed(self, spec: JobSpec, attempt: int) -> None:
+        if attempt >= len(spec.retry):
+            log.exception("job failed func=%s (no retries left)", spec.func)
+            return
+        log.warning("job failed func=%s; retry %d in %ss", spec.func, attempt + 1, spec.retry[attempt],
+                    exc_info=True)
+        with self.lock:
+            self.waiting_retries += 1
+
+        def again():
+            self.submit(spec, attempt + 1)     # queued before it stops counting as waiting
+            with self.lock:
+                self.waiting_retries -= 1
+        timer = threading.Timer(spec.retry[attempt], again)
+        timer.daemon = True
+        timer.start()
 
 
 @dataclass

@@ -4,8 +4,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets the settings that make concurrent writers safe."""
+def make_engine(url: str, write_lock_up_front: bool = True) -> Engine:
+    """An engine for `url`; SQLite gets the settings that make concurrent writers safe.
+    `write_lock_up_front=False` is for readers that must never block writers (test probes)."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
@@ -24,7 +25,7 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_lock_up_front else "BEGIN")
 
     return engine
 

@@ -11,6 +11,7 @@ import sys
 import click
 import requests
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot.sandbox.phone import MODES, Phone, sandbox_openid
@@ -26,7 +27,7 @@ HELP = """commands:
   /help, /quit"""
 
 
-@click.group("sandbox", help="The local stand-in for WeChat.")
+@click.group("sandbox", help="The local stand-in for WeChat.", cls=AppGroup)
 def sandbox_cli():
     pass
 
