@@ -25,9 +25,11 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Chat with the running demo account from a terminal (the sandbox phone).
+# Chat with the demo account from a terminal: the sandbox phone, with the webhook in-process.
 chat: setup
-	$(FLASK) sandbox chat --account demo --as alice --url http://$(HOST):$(PORT)
+	$(FLASK) db upgrade
+	$(FLASK) demo
+	$(FLASK) sandbox chat --account demo --as alice
 
 bench: setup
 	$(BIN)/python -m bench.webhook $(BENCH_ARGS)
