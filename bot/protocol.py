@@ -4,20 +4,28 @@ wechatpy does the crypto and parsing; this module adds what it lacks: previous-k
 during an EncodingAESKey rotation (§1.7), one error type for every bad input (a 400, never a
 500 that WeChat would retry: §6.1, §7.9), CDATA-safe text and WeChat's length limit (§7.5, §7.6).
 """
+import base64
 import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from wechatpy import parse_message
-from wechatpy.crypto import WeChatCrypto
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.messages import UnknownMessage
 from wechatpy.replies import TextReply
 
 # Text replies over ~2048 bytes fail (empirical: WECHAT-PLATFORM.md §7.5; CJK is 3 bytes, emoji 4).
 TEXT_LIMIT_BYTES = 2048
+
+# A push's FromUserName is an openid (28 characters); the fan table holds up to 64.
+OPENID_MAX = 64
+# WeChat never sends a DTD; one in a body is an attack (entities, external fetches), not a push.
+# Only the prolog can hold one: "<!DOCTYPE" inside a CDATA Content is text a person sent.
+_DOCTYPE = re.compile(r"\A(?>\s|\ufeff|<\?.*?\?>|<!--.*?-->)*+<!DOCTYPE", re.IGNORECASE | re.DOTALL)
 
 # XML 1.0 allows only tab, LF and CR among C0 controls; also surrogates and U+FFFE/U+FFFF (§7.6).
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -30,7 +38,24 @@ class BadPush(Exception):
 def signature_ok(token: str, signature: str, timestamp: str, nonce: str) -> bool:
     """SHA-1 of the sorted [token, timestamp, nonce] (§1.2), compared in constant time."""
     digest = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
-    return hmac.compare_digest(digest, signature or "")
+    # Bytes: compare_digest raises TypeError on a str with non-ASCII characters (a 500).
+    return hmac.compare_digest(digest.encode(), (signature or "").encode())
+
+
+class _StrictPrpCrypto(PrpCrypto):
+    """wechatpy strips as many bytes as the last one says; PKCS#7 to 32 means 1..32 equal bytes (§1.5)."""
+
+    def decrypt(self, text, app_id):
+        plain = self.cipher.decrypt(base64.b64decode(text))
+        pad = plain[-1] if plain else 0
+        if not 1 <= pad <= 32 or plain[-pad:] != bytes([pad]) * pad:
+            raise ValueError("bad PKCS#7 padding")
+        return super().decrypt(text, app_id)
+
+
+class _Crypto(WeChatCrypto):
+    def decrypt_message(self, msg, signature, timestamp, nonce):
+        return self._decrypt_message(msg, signature, timestamp, nonce, _StrictPrpCrypto)
 
 
 @dataclass
@@ -50,12 +75,14 @@ def open_envelope(account: Any, args: dict, body: bytes) -> tuple[str, Envelope]
     """Decrypt an `encrypt_type=aes` push with the current, then the previous key; else pass through."""
     if args.get("encrypt_type", "raw") != "aes":
         return body.decode("utf-8", "replace"), Envelope()
+    if _DOCTYPE.search(body.decode("utf-8", "replace")):
+        raise BadPush("DTD in body")
     keys = [k for k in (account.aes_key, account.previous_aes_key) if k]
     if not keys:
         raise BadPush("encrypted push but the account has no EncodingAESKey")
     error: Exception | None = None
     for key in keys:
-        crypto = WeChatCrypto(account.token, key, account.appid)
+        crypto = _Crypto(account.token, key, account.appid)
         try:
             xml = crypto.decrypt_message(body, args.get("msg_signature", ""),
                                          args.get("timestamp", ""), args.get("nonce", ""))
@@ -70,13 +97,28 @@ def open_envelope(account: Any, args: dict, body: bytes) -> tuple[str, Envelope]
 
 def parse(xml: str):
     """A wechatpy message object; anything that is not a well-formed push raises BadPush."""
+    if _DOCTYPE.search(xml):
+        raise BadPush("DTD in body")
     try:
         msg = parse_message(xml)
-    except Exception as exc:  # ExpatError, entities disabled (DTD), TypeError on empty <xml/>
+        # Fields are read lazily: a CreateTime like "abc" must fail here, not in the pipeline.
+        header_ok = msg is not None and _header_ok(raw(msg))
+    except Exception as exc:  # ExpatError, entities disabled, TypeError on empty <xml/>, bad ints
         raise BadPush(f"unparseable: {type(exc).__name__}") from exc
-    if msg is None or not msg.source or not msg.target or not msg.time:
-        raise BadPush("missing header fields")
+    if not header_ok:
+        raise BadPush("missing or malformed header fields")
     return msg
+
+
+def _header_ok(data: dict) -> bool:
+    """§3.1 header: text ToUserName/FromUserName/MsgType, CreateTime in integer seconds."""
+    texts = [data.get(name) for name in ("ToUserName", "FromUserName", "MsgType")]
+    if not all(isinstance(t, str) and t for t in texts) or len(data["FromUserName"]) > OPENID_MAX:
+        return False
+    if not str(data.get("CreateTime") or "").isdigit():
+        return False
+    datetime.fromtimestamp(int(data["CreateTime"]), timezone.utc)   # OverflowError when absurd
+    return True
 
 
 def raw(msg) -> dict:
@@ -119,9 +161,10 @@ def split_text(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
         newline = text.rfind("\n", 0, cut)
         if newline > cut // 2:
             cut = newline + 1
-        pieces.append(text[:cut].rstrip("\n"))
-        text = text[cut:]
-    if text or not pieces:
+        piece, text = text[:cut].rstrip("\n"), text[cut:]
+        if piece:                   # a run of line breaks at a cut is not a message of its own
+            pieces.append(piece)
+    if text.strip("\n") or not pieces:
         pieces.append(text)
     return pieces
 
