@@ -10,6 +10,7 @@ What wechatpy 1.8.18 gets wrong and we fix here (WECHAT-PLATFORM.md §4.1, §6.2
   rebased onto WECHAT_API_BASE, so the sandbox (or a proxy) sees all of it.
 """
 import logging
+import re
 
 import requests
 from redis import Redis
@@ -35,6 +36,27 @@ NOT_RETRYABLE = {
     45002: "content too long",
 }
 RETRYABLE = frozenset({-1})   # system busy: retry with backoff (jobs use rq's Retry)
+_TOKEN_IN_URL = re.compile(r"(access_token=)[^&\s'\"]+")
+
+
+def redact(text: str) -> str:
+    """`text` with every access_token query value masked (URLs end up in logs and errors)."""
+    return _TOKEN_IN_URL.sub(r"\1***", text)
+
+
+class _RedactTokens(logging.Filter):
+    """urllib3 logs each request line, query string included, at DEBUG: mask the token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_RedactTokens())
 
 
 class WeChatError(Exception):
@@ -114,22 +136,27 @@ class Client(WeChatClient):
         return {"access_token": self._tokens.refresh(stale=None)}
 
     def _request(self, method, url_or_endpoint, **kwargs):
-        if url_or_endpoint.startswith(REAL_BASE):
-            url_or_endpoint = self._api_base + url_or_endpoint[len(REAL_BASE):]
+        # wechatpy joins relative endpoints onto its own bases (some API groups pass an absolute
+        # `api_base_url`), and some calls use absolute URLs: resolve here, then rebase.
+        url = url_or_endpoint
+        if not url.startswith(("http://", "https://")):
+            url = kwargs.pop("api_base_url", self.API_BASE_URL) + url
+        if url.startswith(REAL_BASE):
+            url = self._api_base + url[len(REAL_BASE):]
         kwargs.setdefault("timeout", self.timeout)
         params = kwargs.get("params")
         if params is None or isinstance(params, dict):
             kwargs["params"] = params = dict(params or {})
         token = params.setdefault("access_token", self.access_token) if isinstance(params, dict) else None
         try:
-            return self._call(method, url_or_endpoint, kwargs)
+            return self._call(method, url, kwargs)
         except WeChatError as exc:
             if exc.errcode not in TOKEN_ERRORS or token is None:
                 raise
             # One refresh and one retry; a second token error is final (no recursion).
             log.warning("token rejected errcode=%s appid=%s; refreshing once", exc.errcode, self.appid)
             params["access_token"] = self._tokens.refresh(stale=token)
-            return self._call(method, url_or_endpoint, kwargs)
+            return self._call(method, url, kwargs)
 
     def _call(self, method, url, kwargs):
         path = url.split("?", 1)[0].replace(self._api_base, "")
@@ -138,7 +165,8 @@ class Client(WeChatClient):
         except WeChatClientException as exc:
             raise WeChatError(exc.errcode, exc.errmsg or "HTTP error", path) from exc
         except requests.RequestException as exc:
-            raise WeChatError(None, type(exc).__name__, path) from exc
+            # Not chained: requests puts the URL, access_token included, in its message.
+            raise WeChatError(None, redact(f"{type(exc).__name__}: {exc}"), path) from None
 
 
 def make_client(account, redis: Redis, http: requests.Session, api_base: str, timeout: float) -> Client:
