@@ -88,9 +88,14 @@ class Outbox:
             self.db.add(OutboundMessage(account_id=self.account.id, openid=openid, content=text,
                                         created_at=self.now))
         self.db.flush()
-        # `high`: a follow/click/scan window lasts one minute (§4.7).
-        self.enqueue("workers.messaging.deliver_pending", self.account.id, openid, queue="high",
-                     retry=(5, 15, 60))
+        enqueue_delivery(self.enqueue, self.account.id, openid)
+
+
+def enqueue_delivery(enqueue, account_id: int, openid: str) -> None:
+    """Ask for a delivery job for what waits for `openid` (safe to ask twice)."""
+    # `high`: a follow/click/scan window lasts one minute (§4.7); rq retries with backoff (-1).
+    enqueue("workers.messaging.deliver_pending", account_id, openid, queue="high",
+            retry=(5, 15, 60))
 
 
 def pending_for(db: Session, account_id: int, openid: str) -> list[OutboundMessage]:
@@ -130,19 +135,23 @@ def compose_passive(db: Session, outbox: Outbox, reply: str | None) -> str | Non
     fresh = [t for t in [*outbox.passive, reply] if t]
     if not waiting and not fresh:
         return None
-    # The newest answer must not be pushed out by older messages: reserve room for it.
+    # The newest answer must not be pushed out by older messages: it gets its room first (as
+    # many of this push's texts as fit in one message), older ones fill what is left before it.
     pieces = [p for t in fresh for p in split_text(t)]
-    answer = pieces[0] if pieces else ""
-    room = TEXT_LIMIT_BYTES - len(answer.encode()) - (len(SEPARATOR.encode()) if answer else 0)
+    first = merge(pieces)[0] if pieces else []
+    answer = SEPARATOR.join(pieces[i] for i in first)
+    used, sep = len(answer.encode()), len(SEPARATOR.encode())
     taken: list[OutboundMessage] = []
-    used = 0
     for row in waiting:
-        size = len(row.content.encode()) + len(SEPARATOR.encode())
-        if used + size > room:
+        size = len(row.content.encode()) + (sep if answer or taken else 0)
+        if used + size > TEXT_LIMIT_BYTES:
             break
         taken.append(row)
         used += size
     mark_sent(taken, "passive", outbox.now)
-    if pieces[1:]:
-        outbox.queue(outbox.recipient, pieces[1:])
+    if pieces[len(first):]:
+        outbox.queue(outbox.recipient, pieces[len(first):])
+    elif len(taken) < len(waiting):
+        # This push (re)opened their window (§4.7): what did not fit may leave right away.
+        enqueue_delivery(outbox.enqueue, outbox.account.id, outbox.recipient)
     return SEPARATOR.join([row.content for row in taken] + ([answer] if answer else []))

@@ -2,7 +2,7 @@
 import logging
 
 from bot.capabilities import Cap, for_account
-from bot.outbound import SEPARATOR, CsWindow, merge, mark_sent, pending_for
+from bot.outbound import SEPARATOR, CsWindow, enqueue_delivery, merge, mark_sent, pending_for
 from bot.wechat import WeChatError
 from models import Account
 from workers.runtime import job_scope
@@ -27,7 +27,8 @@ def deliver_pending(account_id: int, openid: str) -> None:
         if caps.allows(Cap.CUSTOM_MESSAGE):
             left = _send_custom(job, account, openid, rows)
         if left and caps.allows(Cap.TEMPLATE) and account.notice_template_id:
-            _notice(job, account, openid, left)
+            # Nothing sent yet: a busy notice may fail the job (rq retries all of it).
+            _notice(job, account, openid, left, may_raise=len(left) == len(rows))
         if left:
             log.info("pending stays account=%s openid=%s count=%d", account.slug, openid, len(left))
 
@@ -59,7 +60,7 @@ def _send_custom(job, account, openid: str, rows: list) -> list:
     return []
 
 
-def _notice(job, account, openid: str, left: list) -> None:
+def _notice(job, account, openid: str, left: list, may_raise: bool) -> None:
     """One template notice per batch of waiting messages ("N 条新消息，回复任意内容查看")."""
     if any(row.noticed_at for row in left):
         return
@@ -69,8 +70,12 @@ def _notice(job, account, openid: str, left: list) -> None:
             "hint": {"value": "回复任意内容查看"},
         })
     except WeChatError as exc:
-        if exc.retryable:
+        if exc.retryable and may_raise:
             raise
+        if exc.retryable:
+            # CS messages this run sent must commit as sent (a retry of this job would send
+            # them again): a fresh job tries the notice, with rq's backoff if still busy.
+            enqueue_delivery(job.enqueue, account.id, openid)
         log.warning("template notice refused account=%s openid=%s: %s", account.slug, openid, exc)
         return
     for row in left:
