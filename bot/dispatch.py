@@ -2,14 +2,16 @@
 
 A handler or step is `(ctx, msg) -> Turn | str | None`. A `Turn` carries the reply and where
 the conversation goes next: a state name to move there, STAY to re-ask, END to finish.
-Before routing, an active conversation gets the push, except "取消"/"退出" (leave the flow)
-and any menu click (leave the flow, then route the click), so the menu always works.
+Before routing, an active conversation gets the person's messages, except "取消"/"退出" (leave
+the flow) and any menu click (leave the flow, then route the click), so the menu always works.
+Other events (follow, scan, unfollow, reported location) are no answer to a step: they route
+as usual and leave the conversation to their handler.
 """
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from bot.protocol import kind
+from bot.protocol import kind, raw
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +97,12 @@ class Dispatcher:
                 return Turn("已退出当前操作。需要时可以从菜单重新开始。")
             if push in MENU_EVENTS:
                 self._end(conv)
-            elif conv.state in self.steps:
-                return self._apply(ctx, self.steps[conv.state](ctx, msg), before)
-            else:
+            elif conv.state not in self.steps:
                 # A state from an older release, or a bug: start afresh rather than trap the fan.
                 log.error("unknown stored state=%s openid=%s; conversation ended", conv.state, ctx.openid)
                 self._end(conv)
+            elif raw(msg).get("MsgType") != "event":
+                return self._apply(ctx, self.steps[conv.state](ctx, msg), before)
         for router in self.routers:
             for handler in router.matches(msg):
                 result = handler(ctx, msg)

@@ -1,5 +1,6 @@
 """Redis-side state of the request path: retry dedup, per-fan locks, conversation state."""
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -7,6 +8,8 @@ from typing import Any
 from redis import Redis
 
 from bot import keys
+
+log = logging.getLogger(__name__)
 
 PENDING = b"\x00pending"
 
@@ -69,7 +72,16 @@ class ConversationStore:
         raw = self.redis.get(self.key)
         if raw is None:
             return ConvState()
-        value = json.loads(raw)
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+        if not (isinstance(value, dict) and isinstance(value.get("state"), (str, type(None)))
+                and isinstance(value.get("data") or {}, dict)):
+            # Unreadable (another release, a hand edit): start afresh rather than fail every push
+            # until the TTL runs out; saving the empty state deletes the key.
+            log.error("unreadable conversation key=%s; conversation ended", self.key)
+            return ConvState()
         return ConvState(state=value.get("state"), data=value.get("data") or {})
 
     def save(self, conv: ConvState) -> None:
