@@ -87,7 +87,11 @@ def app(database_url, redis, clock):
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "REDIS": redis, "CLOCK": clock,
                       "SANDBOX": True, "JOBS_INLINE": False, "STRICT_STATES": True})
     yield app
-    engine = app.extensions["engine"]
+    empty_tables(app.extensions["engine"])
+
+
+def empty_tables(engine) -> None:
+    """Every test starts from the migrated, empty schema."""
     with engine.begin() as conn:
         tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
         if engine.dialect.name == "postgresql":

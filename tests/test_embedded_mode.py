@@ -11,7 +11,7 @@ from bot.routes import ROUTERS
 from bot.sandbox.phone import Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
 from models import Account
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, empty_tables
 from tests_support_embedded import RUNS, fail_twice, record_thread
 
 
@@ -22,7 +22,7 @@ def embedded(database_url, redis, clock):
     RUNS.clear()
     yield app
     app.extensions["jobs"].drain()
-    app.extensions["engine"].dispose()
+    empty_tables(app.extensions["engine"])
 
 
 def test_jobs_run_on_a_background_thread_in_order(embedded):
