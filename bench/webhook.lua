@@ -8,7 +8,9 @@
 -- env BENCH_DELAY_MS  unset/0 for a closed-loop run; >0 paces each connection (wrk waits
 --           this long before each request it sends on that connection)
 --
--- done() prints one line "BENCH_RESULT {json}" that webhook.py parses.
+-- done() prints one line "BENCH_RESULT {json}" that webhook.py parses; "sent" is the number of
+-- requests each thread sent (thread k sent its first sent[k+1] lines, wrapping), from which
+-- webhook.py knows which pushes reached the server.
 
 local threads = {}
 local counter = 0
@@ -92,8 +94,9 @@ local function json_string(s)
 end
 
 function done(summary, latency, requests)
-   local total_bad, total_wrapped, all_status, all_bodies = 0, 0, {}, {}
+   local total_bad, total_wrapped, all_status, all_bodies, sent_each = 0, 0, {}, {}, {}
    for _, t in ipairs(threads) do
+      sent_each[#sent_each + 1] = string.format("%d", t:get("sent") or 0)
       total_bad = total_bad + (t:get("bad") or 0)
       total_wrapped = total_wrapped + (t:get("wrapped") or 0)
       local s = t:get("bad_status") or ""
@@ -106,9 +109,9 @@ function done(summary, latency, requests)
       'BENCH_RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, ' ..
       '"p99_us": %d, "max_us": %d, "mean_us": %.1f, "bad": %d, "wrapped": %d, ' ..
       '"bad_status": %s, "bad_bodies": %s, "connect": %d, "read": %d, "write": %d, ' ..
-      '"status": %d, "timeout": %d}\n',
+      '"status": %d, "timeout": %d, "sent": [%s]}\n',
       summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
       latency:percentile(99), latency.max, latency.mean, total_bad, total_wrapped,
       json_string(table.concat(all_status, ",")), json_string(table.concat(all_bodies, "")),
-      e.connect, e.read, e.write, e.status, e.timeout))
+      e.connect, e.read, e.write, e.status, e.timeout, table.concat(sent_each, ",")))
 end

@@ -1,0 +1,1 @@
+"""On-demand benchmark of the webhook against a bare werobot echo robot (`make bench`)."""
