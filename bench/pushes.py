@@ -14,7 +14,7 @@ from bench.servers import ACCOUNT
 from bot.sandbox.phone import Phone, sandbox_openid
 
 CONTENT = "你好，请问怎么预订？"       # no keyword matches it: our bot answers with its fallback
-FANS = 200
+FANS = 10_000      # distinct openids, as the issue asks: most pushes meet a new fan
 ACCOUNT_NS = SimpleNamespace(**ACCOUNT)
 
 

@@ -6,6 +6,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from bot.directory import forget
+from bot.protocol import clean_text
 from models import Account, KeywordReply
 from models.account import SERVICE, SUBSCRIPTION
 from models.keyword import CONTAINS, EXACT
@@ -39,7 +41,7 @@ def mirror_to_sandbox(account: Account) -> None:
         from bot.sandbox.state import SandboxWeChat
         ext = current_app.extensions
         SandboxWeChat(ext["redis"], ext["clock"]).register_account(
-            account.appid, account.secret, account.type, account.verified, account.original_id)
+            account.appid, account.secret, account.type, account.verified, account.original_id or "")
 
 
 def mirror_all_to_sandbox(app: Flask) -> None:
@@ -111,6 +113,7 @@ def accounts_add(slug, type_, appid, secret, token, aes_key, original_id, name, 
                              ("notice_template_id", notice_template)):
             if value is not None:
                 setattr(account, field, value)
+    forget(current_app.extensions["redis"], slug)
     mirror_to_sandbox(account)
     click.echo(f"account {slug} saved: {type_}{', unverified' if unverified else ''}, appid {appid}, "
                f"secret {mask(secret)}")
@@ -138,6 +141,7 @@ def accounts_remove(slug):
         if account is None:
             raise click.ClickException(f"no account {slug}")
         db.delete(account)
+    forget(current_app.extensions["redis"], slug)
     click.echo(f"account {slug} removed")
 
 
@@ -160,7 +164,7 @@ def keywords_cli():
 @click.argument("reply")
 def keywords_add(slug, match, keyword, reply):
     """Answer REPLY to texts equal to (or containing) KEYWORD; adding it again replaces the reply."""
-    keyword = keyword.strip()
+    keyword, reply = clean_text(keyword).strip(), clean_text(reply)   # no control characters (§7.6)
     if not keyword or len(keyword) > 64:
         raise click.BadParameter("keyword must be 1-64 characters", param_hint="KEYWORD")
     if not reply.strip():
@@ -224,6 +228,7 @@ def demo():
                                                           KeywordReply.keyword == keyword))
             if exists is None:
                 db.add(KeywordReply(account_id=account.id, keyword=keyword, match=match, reply=reply))
+    forget(current_app.extensions["redis"], account.slug)
     mirror_to_sandbox(account)
     click.echo("demo account ready: /wechat/demo (token demotoken); try: "
                "flask --app wsgi sandbox chat --account demo --as alice")

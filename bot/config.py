@@ -8,7 +8,7 @@ REAL_API_BASE = "https://api.weixin.qq.com"
 REAL_OAUTH_BASE = "https://open.weixin.qq.com"
 
 
-def _flag(value: str | None, default: bool) -> bool:
+def _flag(value: str | None, default: bool | None) -> bool | None:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -28,7 +28,7 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "WECHAT_API_BASE": env.get("WECHAT_API_BASE"),
         "WECHAT_OAUTH_BASE": env.get("WECHAT_OAUTH_BASE"),
         "WECHAT_HTTP_TIMEOUT": float(env.get("WECHAT_HTTP_TIMEOUT") or 5),
-        "JOBS_INLINE": None,
+        "JOBS_INLINE": _flag(env.get("JOBS_INLINE"), None),   # None: decided below
         # A step returning a state its flow does not declare: an error in tests, a warning in
         # production (the flow ends).
         "STRICT_STATES": False,

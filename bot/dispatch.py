@@ -123,7 +123,7 @@ class Dispatcher:
                 self._end(conv)
             else:
                 conv.state = turn.next
-        log.info("turn account=%s openid=%s kind=%s state=%s->%s", ctx.account.slug, ctx.openid,
+        log.debug("turn account=%s openid=%s kind=%s state=%s->%s", ctx.account.slug, ctx.openid,
                  kind(ctx.msg) if ctx.msg is not None else "-", before, conv.state)
         return turn
 

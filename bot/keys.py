@@ -59,6 +59,16 @@ def cs_window(account: str, openid: str) -> str:
     return f"cswin:{account}:{openid}"
 
 
+# An account's settings change rarely and only through the accounts CLI, which deletes this key;
+# the TTL bounds how long a change made behind the CLI's back (an SQL edit) goes unseen.
+ACCOUNT_TTL = 60
+
+
+def account(slug: str) -> str:
+    """JSON of the account row served at /wechat/<slug> ({} for no such account)."""
+    return f"account:{slug}"
+
+
 # --- sandbox: the fake WeChat's own state (bot/sandbox). Every key starts with "sandbox:". ---
 # World state (accounts, fans, tags, menus, permanent QR codes, kf accounts and sessions, id
 # sequences, limit overrides) has no TTL on purpose: it plays WeChat's own database, which forgets

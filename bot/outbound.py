@@ -22,7 +22,7 @@ from models.outbound import PENDING, SENT
 
 # §4.7: what opens which window. Only click-type menu events count (not view).
 MESSAGE_KINDS = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link",
-                           "unknown:file", "unknown:miniprogrampage"})
+                           "unknown:file", "miniprogrampage"})
 EVENT_KINDS = frozenset({"click", "scancode_push", "scancode_waitmsg", "subscribe",
                          "subscribe_scan", "scan"})
 WINDOWS = {"msg": (5, 48 * 3600), "evt": (3, 60)}   # name: (messages allowed, seconds)
@@ -100,11 +100,13 @@ def enqueue_delivery(enqueue, account_id: int, openid: str) -> None:
 
 def pending_for(db: Session, account_id: int, openid: str) -> list[OutboundMessage]:
     """This person's undelivered messages, oldest first, locked against a concurrent sender."""
-    query = (select(OutboundMessage)
-             .where(OutboundMessage.account_id == account_id, OutboundMessage.openid == openid,
-                    OutboundMessage.status == PENDING)
-             .order_by(OutboundMessage.id).with_for_update(skip_locked=True))
-    return list(db.scalars(query))
+    waiting = (OutboundMessage.account_id == account_id, OutboundMessage.openid == openid,
+               OutboundMessage.status == PENDING)
+    # Almost every push finds nothing waiting: probe the index first, lock rows only if any.
+    if db.scalar(select(OutboundMessage.id).where(*waiting).limit(1)) is None:
+        return []
+    query = select(OutboundMessage).where(*waiting).order_by(OutboundMessage.id)
+    return list(db.scalars(query.with_for_update(skip_locked=True)))
 
 
 def merge(texts: list[str], limit: int = TEXT_LIMIT_BYTES) -> list[list[int]]:

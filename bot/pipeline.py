@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from flask import Flask
 from redis.exceptions import LockNotOwnedError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from bot import keys
 from bot.capabilities import for_account
@@ -81,7 +81,7 @@ def run_turn(app: Flask, account: Account, msg) -> str:
                       now=now, caps=for_account(account, app.config["STRICT_STATES"]),
                       config=app.config, outbox=outbox, msg=msg)
             turn = ext["dispatcher"].dispatch(ctx, msg)
-            db.add(event_row(account, msg, "ok"))
+            db.execute(insert(Event).values(event_fields(account, msg, "ok")))
             reply = None if kind(msg) in SILENT_KINDS else compose_passive(db, outbox, turn.reply)
     except Exception:
         log.exception("handler failed account=%s openid=%s kind=%s", account.slug, msg.source, kind(msg))
@@ -90,8 +90,15 @@ def run_turn(app: Flask, account: Account, msg) -> str:
         return render_text(msg, APOLOGY)
     finally:
         db.close()
-    store.save(conv)
-    buffer.flush(ext["jobs"])
+    job_names = [spec.func for spec in buffer.pending]
+    try:
+        store.save(conv)
+        buffer.flush(ext["jobs"])
+    except Exception:
+        # Committed already: the fan still gets the answer. A lost job is repaired by the next
+        # trigger (jobs are idempotent and what they deliver stays pending in the database).
+        log.exception("after-commit step failed account=%s openid=%s jobs=%s", account.slug,
+                      msg.source, job_names)
     return render_text(msg, reply) if reply else ""
 
 
@@ -105,16 +112,18 @@ def fan_for(db, account: Account, openid: str, now) -> Fan:
     return fan
 
 
-def event_row(account: Account, msg, outcome: str) -> Event:
-    """The push as an event row: our kind, its key, MsgId and the remaining fields."""
+def event_fields(account: Account, msg, outcome: str) -> dict:
+    """The push as an event row: our kind, its key, MsgId and the remaining fields (a plain
+    insert: the row is never read back in the request, so no ORM object is built for it)."""
     data = raw(msg)
     key = getattr(msg, "scene_id", None) or data.get("EventKey")
     extra = {k: str(v)[:1000] for k, v in data.items() if k not in _HEADER and v is not None}
-    return Event(account_id=account.id, openid=msg.source, type=kind(msg)[:32],
-                 key=str(key)[:255] if key else None,
-                 msg_id=int(data["MsgId"]) if str(data.get("MsgId", "")).isdigit() else None,
-                 data=extra, outcome=outcome,
-                 sent_at=datetime.fromtimestamp(msg.time, timezone.utc))
+    msg_id = int(data["MsgId"]) if str(data.get("MsgId", "")).isdigit() else None
+    if msg_id is not None and msg_id >= 2**63:    # not a MsgId WeChat sends; keep it as data
+        extra["MsgId"], msg_id = str(msg_id), None
+    return dict(account_id=account.id, openid=msg.source, type=kind(msg)[:32],
+                key=str(key)[:255] if key else None, msg_id=msg_id, data=extra, outcome=outcome,
+                sent_at=datetime.fromtimestamp(msg.time, timezone.utc))
 
 
 def record_failure(db, account: Account, msg) -> None:
@@ -122,6 +131,6 @@ def record_failure(db, account: Account, msg) -> None:
     try:
         db.rollback()
         with db.begin():
-            db.add(event_row(db.merge(account, load=False), msg, "error"))
+            db.execute(insert(Event).values(event_fields(account, msg, "error")))
     except Exception:
         log.exception("could not record failed push account=%s", account.slug)

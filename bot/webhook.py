@@ -2,16 +2,18 @@
 
 Status codes: 404 unknown account, 403 bad signature, 400 a body that is not a well-formed
 push for this account (bad msg_signature, AppID, base64, padding, XML, DTD), 413 over 1 MB,
-503 when the fan's previous push still holds the lock (WeChat delivers again). Never a 500.
+503 when the fan's previous push still holds the lock or Redis is down (WeChat delivers
+again). Never a 500.
 """
 import logging
 import secrets
 import time
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import select
+from redis.exceptions import RedisError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from bot.directory import account_by_slug
 from bot.pipeline import FanBusy, handle_push
 from bot.protocol import BadPush, open_envelope, parse, signature_ok
 from models import Account
@@ -46,6 +48,7 @@ def wechat(slug: str) -> Response:
     except FanBusy:
         log.warning("fan busy account=%s openid=%s; WeChat will deliver again", slug, msg.source)
         return _plain("busy", 503)
+
     if not reply:
         # Acknowledge without a reply (§2): "success" in plaintext; an empty body in AES mode,
         # which needs no encryption (an encrypted "success" is UNCONFIRMED).
@@ -55,8 +58,16 @@ def wechat(slug: str) -> Response:
 
 
 def _account(slug: str) -> Account | None:
-    with current_app.extensions["db"]() as db:
-        return db.scalar(select(Account).where(Account.slug == slug))
+    ext = current_app.extensions
+    return account_by_slug(ext["redis"], ext["db"], slug)
+
+
+@bp.errorhandler(RedisError)
+def redis_down(_exc) -> Response:
+    # No dedup and no lock without Redis: handling the push now could run it twice; WeChat
+    # delivers it again (§2), by when Redis may be back.
+    log.exception("redis unavailable on %s", request.path)
+    return _plain("busy", 503)
 
 
 @bp.app_errorhandler(RequestEntityTooLarge)

@@ -1,5 +1,5 @@
 """Keyword auto-replies per account: an exact match first, then the longest contained keyword."""
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.dispatch import PASS, Router, text_of
 from models import KeywordReply
@@ -10,16 +10,17 @@ router = Router("keywords")
 
 def find_reply(db, account_id: int, text: str) -> str | None:
     """The configured answer to `text`, or None."""
-    exact = db.scalar(select(KeywordReply.reply).where(
-        KeywordReply.account_id == account_id, KeywordReply.match == EXACT, KeywordReply.keyword == text))
+    # An account has tens of keywords: one query for all of them, matched here (portable across
+    # SQLite and PostgreSQL, no LIKE wildcards hiding in keywords, one round trip per text).
+    rows = db.execute(select(KeywordReply.keyword, KeywordReply.match, KeywordReply.reply)
+                      .where(KeywordReply.account_id == account_id)
+                      .order_by(KeywordReply.id)).all()
+    exact = next((reply for keyword, match, reply in rows if match == EXACT and keyword == text), None)
     if exact is not None:
         return exact
-    # An account has tens of keywords: test containment here (portable across SQLite and
-    # PostgreSQL, and no LIKE wildcards hiding in keywords). The longest is the most specific.
-    rows = db.execute(select(KeywordReply.keyword, KeywordReply.reply).where(
-        KeywordReply.account_id == account_id, KeywordReply.match == CONTAINS,
-    ).order_by(func.length(KeywordReply.keyword).desc(), KeywordReply.id)).all()
-    return next((reply for keyword, reply in rows if keyword in text), None)
+    contained = [(keyword, reply) for keyword, match, reply in rows if match == CONTAINS and keyword in text]
+    # The longest contained keyword is the most specific; ties go to the one added first.
+    return max(contained, key=lambda row: len(row[0]), default=(None, None))[1]
 
 
 @router.on(lambda msg: msg.type == "text")

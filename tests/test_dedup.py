@@ -238,3 +238,25 @@ def test_the_event_row_records_what_was_pushed(app, wx, runs, clock):
     assert rows[0].msg_id == 7100000000000000010 and rows[0].data == {"Content": "计数"}
     assert rows[1].msg_id is None and rows[1].data == {"Ticket": "sandbox"}
     assert [e.sent_at.timestamp() - start for e in rows] == [0, 1, 2, 3]
+
+
+def test_redis_down_is_a_503_not_a_500(app, wx, monkeypatch):
+    """Without Redis there is no dedup or lock: WeChat is asked to deliver again (§2)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def down(*args, **kwargs):
+        raise RedisConnectionError("redis is down")
+    monkeypatch.setattr(app.extensions["redis"], "set", down)
+    monkeypatch.setattr(app.extensions["redis"], "get", down)
+    assert wx.send("text", {"Content": "你好"}).status == 503
+
+
+def test_a_failure_after_commit_still_answers(app, wx, monkeypatch, caplog):
+    """The turn committed: the fan gets the answer even if saving the conversation fails."""
+    from bot.sessions import ConversationStore
+
+    def broken(self, conv):
+        raise RuntimeError("redis hiccup")
+    monkeypatch.setattr(ConversationStore, "save", broken)
+    assert "没太明白" in wx.text("你好")
+    assert "after-commit step failed" in caplog.text

@@ -51,7 +51,7 @@ def chat(slug, name, aes, mode, script, url):
     if mode != "plain" and not account.aes_key:
         raise click.ClickException(f"account {slug} has no EncodingAESKey")
     world = SandboxWeChat(ext["redis"], ext["clock"])
-    world.register_account(account.appid, account.secret, account.type, account.verified, account.original_id)
+    world.register_account(account.appid, account.secret, account.type, account.verified, account.original_id or "")
     phone = Phone(_poster(url), account, sandbox_openid(slug, name), mode, world, ext["clock"])
     click.echo(f"sandbox chat: {name} ({phone.openid}) on {slug}, {mode} mode. /help for commands.")
     seen = len(world.messages_to(account.appid, phone.openid))
