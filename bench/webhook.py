@@ -60,7 +60,7 @@ SCENARIOS = [
     Scenario("baseline safe @200/s", "baseline", "safe", "safe", rate=200),
     Scenario("ours safe @200/s", "ours", "safe", "safe", "baseline safe @200/s", rate=200),
 ]
-PACED_CONNECTIONS = 20
+PACED_CONNECTIONS = 24
 
 
 def parse_args(argv):
@@ -82,7 +82,7 @@ def run_wrk(wrk: str, args, url: str, file, expect: str, seconds: int, rate: int
            "--timeout", "10s", "-s", str(LUA), url, "--", str(file), expect, str(args.threads)]
     env = {k: v for k, v in os.environ.items() if k != "BENCH_DELAY_MS"}
     if rate:   # each connection waits before each request: about `rate` requests/s in all
-        env["BENCH_DELAY_MS"] = str(max(1, round(connections * 1000 / rate) - 5))
+        env["BENCH_DELAY_MS"] = str(max(1, round(connections * 1000 / rate) - 10))
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_RESULT ")]
     if done.returncode or not lines:

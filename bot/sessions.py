@@ -51,7 +51,6 @@ class ConvState:
 
     state: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
-    expired: bool = False          # a conversation existed but timed out since the last turn
 
     @property
     def flow(self) -> str | None:
