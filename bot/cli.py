@@ -28,7 +28,10 @@ def _check(pattern: re.Pattern, what: str):
 
 
 def mask(secret: str | None) -> str:
-    return "" if not secret else secret[:2] + "****" + secret[-2:]
+    """Enough to tell two secrets apart, never enough to use one; short ones not at all."""
+    if not secret:
+        return ""
+    return "****" if len(secret) < 12 else secret[:2] + "****" + secret[-2:]
 
 
 def session():
@@ -91,9 +94,10 @@ def accounts_cli():
 @click.option("--name", help="Display name.")
 @click.option("--welcome", help="Welcome text for new followers.")
 @click.option("--notice-template", help="Template id of the 'new messages' notice (§4.8).")
-@click.option("--unverified", is_flag=True, help="Not verified by WeChat: fewer interfaces (§5.1).")
+@click.option("--verified/--unverified", default=None,
+              help="Verified by WeChat or not (§5.1: fewer interfaces); new accounts: verified.")
 def accounts_add(slug, type_, appid, secret, token, aes_key, original_id, name, welcome, notice_template,
-                 unverified):
+                 verified):
     """Add an account, or update the one with this slug: options left out keep their value, and
     rotating the AES key keeps the old one for pushes in flight."""
     with session() as db, db.begin():
@@ -106,7 +110,9 @@ def accounts_add(slug, type_, appid, secret, token, aes_key, original_id, name, 
             db.add(account)
         elif aes_key and account.aes_key and aes_key != account.aes_key:
             account.previous_aes_key = account.aes_key   # pushes in flight still decrypt (§1.7)
-        account.appid, account.type, account.verified = appid, type_, not unverified
+        account.appid, account.type = appid, type_
+        if verified is not None or account.verified is None:
+            account.verified = True if verified is None else verified
         account.secret, account.token = secret, token
         account.aes_key = aes_key or account.aes_key
         for field, value in (("original_id", original_id), ("name", name), ("welcome_text", welcome),
@@ -115,7 +121,7 @@ def accounts_add(slug, type_, appid, secret, token, aes_key, original_id, name, 
                 setattr(account, field, value)
     forget(current_app.extensions["redis"], slug)
     mirror_to_sandbox(account)
-    click.echo(f"account {slug} saved: {type_}{', unverified' if unverified else ''}, appid {appid}, "
+    click.echo(f"account {slug} saved: {type_}{'' if account.verified else ', unverified'}, appid {appid}, "
                f"secret {mask(secret)}")
 
 

@@ -44,7 +44,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     cfg["WECHAT_API_BASE"] = cfg["WECHAT_API_BASE"].rstrip("/")
     if cfg["JOBS_INLINE"] is None:
         # Without a Redis server there is no worker to hand jobs to: run them after commit.
-        cfg["JOBS_INLINE"] = cfg["REDIS_URL"] is None
+        cfg["JOBS_INLINE"] = cfg["REDIS_URL"] is None and cfg.get("REDIS") is None
+    if not cfg["JOBS_INLINE"] and not (cfg["REDIS_URL"] or cfg.get("REDIS")):
+        raise RuntimeError("JOBS_INLINE=0 needs REDIS_URL: rq workers read jobs from a Redis server")
     if not cfg["SECRET_KEY"]:
         if not (cfg["SANDBOX"] or cfg.get("TESTING")):
             raise RuntimeError("SECRET_KEY must be set when the sandbox is off")

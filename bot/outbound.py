@@ -46,18 +46,23 @@ class CsWindow:
         pipe.expire(self.key, keys.CS_WINDOW_TTL)
         pipe.execute()
 
-    def take(self, now: float) -> bool:
-        """Use one message of budget (the short event window first); False when none is left."""
-        def attempt(pipe) -> bool:
+    def take(self, now: float) -> str | None:
+        """Use one message of budget (the short event window first): the window it came from,
+        or None when none is left."""
+        def attempt(pipe) -> str | None:
             state = {k.decode(): float(v) for k, v in pipe.hgetall(self.key).items()}
             for name in ("evt", "msg"):
                 limit, _ = WINDOWS[name]
                 if state.get(f"{name}_until", 0) > now and state.get(f"{name}_used", 0) < limit:
                     pipe.multi()
                     pipe.hincrby(self.key, f"{name}_used", 1)
-                    return True
-            return False
+                    return name
+            return None
         return self.redis.transaction(attempt, self.key, value_from_callable=True)
+
+    def give_back(self, name: str) -> None:
+        """WeChat was busy (-1) and sent nothing: the message did not use the budget."""
+        self.redis.hincrby(self.key, f"{name}_used", -1)
 
     def close(self) -> None:
         """WeChat said 45015 (window closed, or the person unfollowed)."""

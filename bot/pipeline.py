@@ -56,6 +56,11 @@ def handle_push(app: Flask, account: Account, msg) -> str:
         raise FanBusy(openid)
     try:
         reply = run_turn(app, account, msg)
+    except Exception:
+        # run_turn answers handler errors itself; this is the database or Redis failing around
+        # them. The fan gets the apology (never a 500, never silence) and so do WeChat's retries.
+        log.exception("push failed account=%s openid=%s", account.slug, openid)
+        reply = render_text(msg, APOLOGY)
     finally:
         try:
             lock.release()
@@ -68,7 +73,8 @@ def handle_push(app: Flask, account: Account, msg) -> str:
 def run_turn(app: Flask, account: Account, msg) -> str:
     ext = app.extensions
     now = ext["clock"].now()
-    store = ConversationStore(ext["redis"], account.slug, msg.source)
+    slug = account.slug      # read before the session: after a rollback it would be reloaded
+    store = ConversationStore(ext["redis"], slug, msg.source)
     buffer = JobBuffer()
     db = ext["db"]()
     try:
@@ -82,23 +88,28 @@ def run_turn(app: Flask, account: Account, msg) -> str:
                       config=app.config, outbox=outbox, msg=msg)
             turn = ext["dispatcher"].dispatch(ctx, msg)
             db.execute(insert(Event).values(event_fields(account, msg, "ok")))
-            reply = None if kind(msg) in SILENT_KINDS else compose_passive(db, outbox, turn.reply)
+            if kind(msg) in SILENT_KINDS:
+                # Nobody sees this reply: what a handler meant for the sender waits instead.
+                reply = None
+                if outbox.passive:
+                    outbox.queue(msg.source, outbox.passive)
+            else:
+                reply = compose_passive(db, outbox, turn.reply)
     except Exception:
-        log.exception("handler failed account=%s openid=%s kind=%s", account.slug, msg.source, kind(msg))
+        log.exception("handler failed account=%s openid=%s kind=%s", slug, msg.source, kind(msg))
         buffer.drop()
-        record_failure(db, account, msg)
+        record_failure(db, account, slug, msg)
         return render_text(msg, APOLOGY)
     finally:
         db.close()
-    job_names = [spec.func for spec in buffer.pending]
-    try:
-        store.save(conv)
-        buffer.flush(ext["jobs"])
-    except Exception:
-        # Committed already: the fan still gets the answer. A lost job is repaired by the next
-        # trigger (jobs are idempotent and what they deliver stays pending in the database).
-        log.exception("after-commit step failed account=%s openid=%s jobs=%s", account.slug,
-                      msg.source, job_names)
+    # Committed already: whatever fails now, the fan still gets the answer. A lost job is
+    # repaired by the next trigger (jobs are idempotent; what they deliver stays pending).
+    for step, what in ((lambda: store.save(conv), "saving the conversation"),
+                       (lambda: buffer.flush(ext["jobs"]), "queueing jobs")):
+        try:
+            step()
+        except Exception:
+            log.exception("after-commit step failed (%s) account=%s openid=%s", what, slug, msg.source)
     return render_text(msg, reply) if reply else ""
 
 
@@ -126,11 +137,11 @@ def event_fields(account: Account, msg, outcome: str) -> dict:
                 sent_at=datetime.fromtimestamp(msg.time, timezone.utc))
 
 
-def record_failure(db, account: Account, msg) -> None:
+def record_failure(db, account: Account, slug: str, msg) -> None:
     """Keep the failed push on record (analytics must see it), in its own transaction."""
     try:
         db.rollback()
         with db.begin():
             db.execute(insert(Event).values(event_fields(account, msg, "error")))
     except Exception:
-        log.exception("could not record failed push account=%s", account.slug)
+        log.exception("could not record failed push account=%s", slug)

@@ -18,10 +18,10 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from bot import keys
+from bot.config import REAL_API_BASE
 
 log = logging.getLogger(__name__)
 
-REAL_BASE = "https://api.weixin.qq.com"
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})   # invalid / not latest / expired token (§4.15)
 # §4.15: what a failure means for the caller.
 NOT_RETRYABLE = {
@@ -35,7 +35,8 @@ NOT_RETRYABLE = {
     45009: "daily API quota reached",
     45002: "content too long",
 }
-RETRYABLE = frozenset({-1})   # system busy: retry with backoff (jobs use rq's Retry)
+SYSTEM_BUSY, WINDOW_CLOSED, BUDGET_USED = -1, 45015, 45047    # §4.7, §4.15
+RETRYABLE = frozenset({SYSTEM_BUSY})   # retry with backoff (jobs use rq's Retry)
 _TOKEN_IN_URL = re.compile(r"(access_token=)[^&\s'\"]+")
 
 
@@ -63,7 +64,8 @@ class WeChatError(Exception):
     """A WeChat API failure, classified once: `retryable` says whether trying again can help."""
 
     def __init__(self, errcode: int | None, errmsg: str, path: str = ""):
-        super().__init__(f"{path} errcode={errcode} {errmsg}")
+        meaning = f" ({NOT_RETRYABLE[errcode]})" if errcode in NOT_RETRYABLE else ""
+        super().__init__(f"{path} errcode={errcode} {errmsg}{meaning}")
         self.errcode, self.errmsg, self.path = errcode, errmsg, path
 
     @property
@@ -141,8 +143,8 @@ class Client(WeChatClient):
         url = url_or_endpoint
         if not url.startswith(("http://", "https://")):
             url = kwargs.pop("api_base_url", self.API_BASE_URL) + url
-        if url.startswith(REAL_BASE):
-            url = self._api_base + url[len(REAL_BASE):]
+        if url.startswith(REAL_API_BASE):
+            url = self._api_base + url[len(REAL_API_BASE):]
         kwargs.setdefault("timeout", self.timeout)
         params = kwargs.get("params")
         if params is None or isinstance(params, dict):
@@ -163,7 +165,8 @@ class Client(WeChatClient):
         try:
             return super()._request(method, url, **dict(kwargs))
         except WeChatClientException as exc:
-            raise WeChatError(exc.errcode, exc.errmsg or "HTTP error", path) from exc
+            # Not chained: an HTTP error underneath carries the URL, access_token included.
+            raise WeChatError(exc.errcode, redact(exc.errmsg or "HTTP error"), path) from None
         except requests.RequestException as exc:
             # Not chained: requests puts the URL, access_token included, in its message.
             raise WeChatError(None, redact(f"{type(exc).__name__}: {exc}"), path) from None

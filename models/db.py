@@ -5,11 +5,13 @@ from sqlalchemy.orm import sessionmaker
 
 
 def make_engine(url: str, write_lock_up_front: bool = True) -> Engine:
-    """An engine for `url`; SQLite gets the settings that make concurrent writers safe.
+    """An engine for `url`; SQLite gets the settings that make concurrent writers safe. Bound
+    values stay out of error messages (they hold message text, openids, later phone numbers).
     `write_lock_up_front=False` is for readers that must never block writers (test probes)."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15},
+                           hide_parameters=True)
 
     # pysqlite's own transaction handling defers BEGIN and can fail a read-to-write upgrade
     # under concurrency; the SQLAlchemy SQLite dialect docs' recipe takes the write lock up

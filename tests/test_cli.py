@@ -125,3 +125,19 @@ def test_demo_is_idempotent_and_answers(cli, app, db, phone, world):
     alice = phone("alice", mode="safe", account=demo)
     assert "欢迎关注旅游集团" in alice.follow()
     assert "9:00-21:00" in alice.text("营业时间")
+
+
+def test_an_update_keeps_verification_unless_told(cli, db):
+    """Rotating the key of an unverified account must not make it 'verified' (§5.1)."""
+    assert cli(*GOOD, "--unverified").exit_code == 0
+    assert cli(*GOOD, "--aes-key", AES).exit_code == 0
+    assert account(db, "sub1").verified is False
+    assert cli(*GOOD, "--verified").exit_code == 0
+    assert account(db, "sub1").verified is True
+
+
+def test_short_secrets_are_masked_entirely(cli):
+    args = [a if a != "s3cr3t-value-xyz" else "short" for a in GOOD]
+    assert cli(*args).exit_code == 0
+    listing = cli("accounts", "list").output
+    assert "short" not in listing and "secret=****" in listing

@@ -3,13 +3,12 @@ import logging
 
 from bot.capabilities import Cap, for_account
 from bot.outbound import SEPARATOR, CsWindow, enqueue_delivery, merge, mark_sent, pending_for
-from bot.wechat import WeChatError
+from bot.wechat import BUDGET_USED, SYSTEM_BUSY, WINDOW_CLOSED, WeChatError
 from models import Account
 from workers.runtime import job_scope
 
 log = logging.getLogger(__name__)
 
-WINDOW_CLOSED, BUDGET_USED = 45015, 45047       # §4.7, §4.15
 
 
 def deliver_pending(account_id: int, openid: str) -> None:
@@ -39,7 +38,8 @@ def _send_custom(job, account, openid: str, rows: list) -> list:
     client = job.client(account)
     groups = merge([row.content for row in rows])
     for n, group in enumerate(groups):
-        if not window.take(job.clock.timestamp()):
+        slot = window.take(job.clock.timestamp())
+        if slot is None:
             return [rows[i] for g in groups[n:] for i in g]
         batch = [rows[i] for i in group]
         try:
@@ -49,7 +49,9 @@ def _send_custom(job, account, openid: str, rows: list) -> list:
                 window.close()
             elif exc.errcode == BUDGET_USED:
                 window.exhaust()
-            elif exc.retryable and n == 0:
+            elif exc.errcode == SYSTEM_BUSY:
+                window.give_back(slot)     # refused, not sent (a timeout may have sent: kept)
+            if exc.retryable and n == 0:
                 raise    # nothing sent yet: rq retries the job (Retry set by the Outbox)
             # Batches already sent must commit as sent, so the rest waits for the next
             # trigger (a new message for them, or their next passive reply) instead.

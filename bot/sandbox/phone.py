@@ -19,7 +19,9 @@ from werobot.crypto import MessageCrypt
 # (path, query, body) -> (HTTP status, body bytes)
 Post = Callable[[str, dict, bytes], tuple[int, bytes]]
 MODES = ("plain", "compat", "safe")
-_msg_ids = itertools.count(7_000_000_000_000_000_001)
+# WeChat's MsgIds are unique; two sandbox processes (chat --url on a shared Redis) must not
+# replay each other's pushes as retries: each starts at a random point of the 64-bit range.
+_msg_ids = itertools.count(7_000_000_000_000_000_001 + secrets.randbelow(10**17))
 
 
 @dataclass
