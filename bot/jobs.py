@@ -35,7 +35,6 @@ class JobQueue:
 
     def __init__(self, redis: Redis, inline: bool, app=None):
         self.redis = redis
-        self.inline = inline
         self._queues = {name: Queue(name, connection=redis) for name in QUEUES}
         self._runner = InlineRunner(app) if inline else None
 
