@@ -61,8 +61,9 @@ def mirror_all_to_sandbox(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from bot.points.cli import integrations_cli, points_cli
     from bot.sandbox.chat import sandbox_cli
-    for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli):
+    for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli, points_cli, integrations_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)
 

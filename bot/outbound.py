@@ -89,11 +89,17 @@ class Outbox:
 
     def queue(self, openid: str, texts: list[str]) -> None:
         """Store texts (each piece within the length limit) as pending for `openid`; a job delivers them."""
-        for text in (piece for t in texts for piece in split_text(t)):
-            self.db.add(OutboundMessage(account_id=self.account.id, openid=openid, content=text,
-                                        created_at=self.now))
-        self.db.flush()
-        enqueue_delivery(self.enqueue, self.account.id, openid)
+        queue_texts(self.db, self.enqueue, self.account.id, openid, texts, self.now)
+
+
+def queue_texts(db: Session, enqueue, account_id: int, openid: str, texts: list[str],
+                now: datetime) -> None:
+    """Keep texts pending for (account, openid), each piece within the length limit, and ask
+    for their delivery: how jobs and APIs, which answer no push, tell someone something."""
+    for text in (piece for t in texts for piece in split_text(t)):
+        db.add(OutboundMessage(account_id=account_id, openid=openid, content=text, created_at=now))
+    db.flush()
+    enqueue_delivery(enqueue, account_id, openid)
 
 
 def enqueue_delivery(enqueue, account_id: int, openid: str) -> None:

@@ -1,10 +1,13 @@
 """Follow, unfollow and QR scans: follow state, history and first-touch attribution.
 
-  subscribe (plain or via a code) → following, welcome text
+  subscribe (plain or via a code) → following, welcome text; a member earns the follow rule
   scan (already following)        → scene recorded; no reply of its own
   unsubscribe                     → marked unfollowed (kept, never deleted); any flow ends
 """
 from bot.dispatch import END, Router, Turn
+from bot.points.engine import fire
+from bot.points.ledger import Book
+from bot.points.notify import deliver
 
 router = Router("subscribe")
 
@@ -28,6 +31,12 @@ def followed(ctx, msg):
     fan.followed_at = ctx.now
     fan.follow_count += 1
     record_scene(fan, getattr(msg, "scene_id", None))
+    if fan.member_id is not None:
+        # A member following (another of) our accounts. A fan who is not a member yet gets the
+        # follow rule when they bind a phone (issue #4). Keyed on the fan: a re-follow pays nothing.
+        book = Book(ctx.db, ctx.now)
+        fire(book, fan.member_id, "follow", "fan", fan.id)
+        deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
     return ctx.account.welcome_text or DEFAULT_WELCOME
 
 

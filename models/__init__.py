@@ -4,6 +4,11 @@ from models.base import Base
 from models.event import Event
 from models.fan import Fan
 from models.keyword import KeywordReply
+from models.member import Member
 from models.outbound import OutboundMessage
+from models.points import Award, LedgerEntry, LevelChange, PointsLot, PointsPolicy, PointsRule
+from models.purchase import Integration, Purchase, Refund
 
-__all__ = ["Account", "Base", "Event", "Fan", "KeywordReply", "OutboundMessage"]
+__all__ = ["Account", "Award", "Base", "Event", "Fan", "Integration", "KeywordReply",
+           "LedgerEntry", "LevelChange", "Member", "OutboundMessage", "PointsLot", "PointsPolicy",
+           "PointsRule", "Purchase", "Refund"]

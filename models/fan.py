@@ -23,6 +23,10 @@ class Fan(Base):
     # The scene of the first follow through a QR code, never moved by later scans.
     first_scene: Mapped[str | None] = mapped_column(String(64))
     last_scene: Mapped[str | None] = mapped_column(String(64))
+    # The person behind this openid, once they bound a phone (issue #4); fans of several
+    # accounts of one person share it, so points and history are one.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"),
+                                                  index=True)
     created_at: Mapped[timestamp]
 
     def __repr__(self) -> str:

@@ -1,0 +1,40 @@
+"""The points and growth engine (issue #3): rules as data, two append-only ledgers, levels.
+
+    policy.py     the rules in force, loaded from a rules file as versions
+    rules_file.py reading and validating a rules file (errors with line numbers)
+    ledger.py     Book: the one writer of entries, balances and lots
+    engine.py     fire (awards), reverse, spend, adjust, expire_due
+    levels.py     levels from growth
+    purchases.py  orders and refunds
+    notify.py     what members are told, through the outbound policy
+    summary.py    what "积分" shows
+"""
+from contextlib import contextmanager
+from typing import Iterator
+
+from flask import Flask
+
+from bot.jobs import JobBuffer
+from bot.points.ledger import Book
+from bot.points.notify import deliver
+
+
+@contextmanager
+def transaction(app: Flask) -> Iterator[Book]:
+    """One transaction for callers that answer no push (API, CLI): committed on success, then
+    the members are told (their messages are stored in the same transaction)."""
+    ext = app.extensions
+    buffer = JobBuffer()
+    db = ext["db"]()
+    now = ext["clock"].now()
+    try:
+        with db.begin():
+            book = Book(db, now)
+            yield book
+            deliver(db, book.notices, buffer, now)
+    except BaseException:
+        buffer.drop()
+        raise
+    finally:
+        db.close()
+    buffer.flush(ext["jobs"])

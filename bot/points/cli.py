@@ -1,0 +1,178 @@
+"""`flask --app wsgi points …` and `integrations …`: rules, members' points, purchase imports."""
+import getpass
+import secrets
+import uuid
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from bot import points
+from bot.phones import mask_phone, normalize
+from bot.points import rules_file
+from bot.points.engine import NotEnoughPoints, adjust
+from bot.points.import_purchases import import_purchases
+from bot.points.policy import current_policy, load
+from bot.points.summary import expiring, history, line
+from models import Integration, Member, PointsRule
+
+
+@click.group("points", help="Points rules, members' points, purchase imports.", cls=AppGroup)
+def points_cli():
+    pass
+
+
+@points_cli.command("load", help="Validate a rules file and make it the one in force.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--check", is_flag=True, help="Only validate; change nothing.")
+def points_load(path: Path, check: bool):
+    try:
+        parsed = rules_file.parse(path.read_text(encoding="utf-8"))
+    except rules_file.RulesError as exc:
+        for number, message in exc.errors:
+            click.echo(f"{path}:{number}: {message}", err=True)
+        raise click.ClickException(f"{path} is not valid ({len(exc.errors)} errors); nothing changed")
+    if check:
+        click.echo(f"{path} is valid: {len(parsed['rules'])} rules")
+        return
+    with points.transaction(current_app) as book:
+        report = load(book.db, parsed)
+    for what, names in (("added", report.added), ("new version", report.changed),
+                        ("retired", report.retired), ("unchanged", report.unchanged)):
+        if names:
+            click.echo(f"{what}: {', '.join(names)}")
+    click.echo(f"levels, caps, groups, expiry: {'updated' if report.policy_changed else 'unchanged'}")
+
+
+@points_cli.command("rules", help="List the rules and settings in force.")
+def points_rules():
+    with current_app.extensions["db"]() as db:
+        policy = current_policy(db)
+        rows = db.scalars(select(PointsRule).where(PointsRule.in_force).order_by(PointsRule.code)).all()
+    spec = policy.spec
+    click.echo("levels: " + ", ".join(f"{t['name']}≥{t['growth']}" for t in policy.tiers)
+               + (f" (downgrade window {spec['levels']['downgrade_window_months']} months)"
+                  if spec["levels"]["downgrade_window_months"] else ""))
+    caps = spec["caps"]
+    click.echo(f"caps per member: day {caps['day'] or '-'}, month {caps['month'] or '-'}")
+    exp = spec["expiry"]
+    click.echo(f"expiry: {exp['policy']}" + (f" {exp['months']} months" if exp["policy"] == "months" else "")
+               + (f" +{exp['years']} years" if exp["policy"] == "end_of_year" else "")
+               + f", reminder {exp['remind_days']} days before")
+    if not rows:
+        click.echo("no rules in force: flask --app wsgi points load FILE")
+    for row in rows:
+        r = row.spec
+        click.echo(f"{r['id']:<20} v{row.version:<3} {r['trigger']:<18} points {_amount(r['points']):<12} "
+                   f"growth {_amount(r['growth']):<12} "
+                   f"{_frequency(r['frequency'])} "
+                   f"{r['from'] or '…'}–{r['to'] or '…'}{' group ' + r['group'] if r['group'] else ''}"
+                   f"{'' if r['enabled'] else ' DISABLED'}")
+
+
+def _frequency(freq: dict) -> str:
+    if freq["count"] is None:
+        return "every time"
+    return "once" if freq["per"] == "ever" and freq["count"] == 1 else f"{freq['count']}/{freq['per']}"
+
+
+def _amount(spec) -> str:
+    return f"{spec['award']}/{spec['per_fen'] / 100:g}元" if isinstance(spec, dict) else str(spec)
+
+
+def _member(db, phone: str) -> Member:
+    number = normalize(phone)
+    member = db.scalar(select(Member).where(Member.phone == number)) if number else None
+    if member is None:
+        raise click.ClickException(f"no member with phone {mask_phone(number or phone)}")
+    return member
+
+
+@points_cli.command("show", help="A member's balances, level and recent entries.")
+@click.argument("phone")
+def points_show(phone: str):
+    with current_app.extensions["db"]() as db:
+        member = _member(db, phone)
+        policy = current_policy(db)
+        click.echo(f"member {member.id} {mask_phone(member.phone)}: {member.points} points, "
+                   f"{member.growth} growth, level {policy.level_name(member.level)}")
+        soon = expiring(db, member.id, current_app.extensions["clock"].now())
+        if soon:
+            click.echo(f"next expiry: {soon[0]} points valid through {soon[1]:%Y-%m-%d}")
+        for entry in history(db, member.id, 20):
+            click.echo(f"  {line(entry)}{f'  [{entry.actor}]' if entry.actor else ''}")
+
+
+@points_cli.command("adjust", help="Add (+N) or deduct (-N) points by hand; recorded with who and why.")
+@click.argument("phone")
+@click.argument("delta", type=int)
+@click.option("--reason", required=True, help="Shown to the member, e.g. 客诉补偿.")
+@click.option("--by", "actor", default=None, help="Who is adjusting (default: the login name).")
+@click.option("--key", default=None, help="Idempotency key: the same key again changes nothing.")
+def points_adjust(phone: str, delta: int, reason: str, actor: str | None, key: str | None):
+    if delta == 0:
+        raise click.ClickException("an adjustment of 0 changes nothing")
+    actor = actor or getpass.getuser()
+    with current_app.extensions["db"]() as db:
+        member_id = _member(db, phone).id
+    try:
+        with points.transaction(current_app) as book:
+            entry = adjust(book, member_id, delta, reason.strip(), actor, key or uuid.uuid4().hex)
+            balance = entry.balance
+    except NotEnoughPoints as exc:
+        raise click.ClickException(f"cannot deduct {-delta}: the balance is {exc.balance}")
+    click.echo(f"{mask_phone(normalize(phone))}: {delta:+d} ({reason}) by {actor}; balance {balance}")
+
+
+@points_cli.command("import-purchases", help="Record orders from a CSV: order_id,phone,amount,paid_at,payment_method.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-bad", is_flag=True, help="Import the valid rows even if some are bad.")
+def points_import_purchases(path: Path, skip_bad: bool):
+    import_purchases(current_app, path, skip_bad)
+
+
+@points_cli.command("run-daily", help="Run the scheduled points jobs now (birthdays, expiry, reminders, levels).")
+def points_run_daily():
+    from workers.points import daily
+    for name, count in daily().items():
+        click.echo(f"{name}: {count} members")
+
+
+@click.group("integrations", help="Systems allowed to report purchases (HMAC keys).", cls=AppGroup)
+def integrations_cli():
+    pass
+
+
+@integrations_cli.command("add", help="Create an integration (or a new key for it); prints the key once.")
+@click.argument("name")
+def integrations_add(name: str):
+    if not rules_file.CODE.match(name) or len(name) > 32:
+        raise click.BadParameter("lower-case letters, digits, - or _", param_hint="NAME")
+    key = secrets.token_hex(32)
+    with points.transaction(current_app) as book:
+        row = book.db.scalar(select(Integration).where(Integration.name == name))
+        if row is None:
+            book.db.add(Integration(name=name, secret=key))
+        else:
+            row.secret, row.active = key, True
+    click.echo(f"integration {name}: key {key}\n(shown once; the booking system signs with it)")
+
+
+@integrations_cli.command("list", help="Integrations and whether they may call.")
+def integrations_list():
+    with current_app.extensions["db"]() as db:
+        for row in db.scalars(select(Integration).order_by(Integration.name)):
+            click.echo(f"{row.name:<20} {'active' if row.active else 'disabled'}")
+
+
+@integrations_cli.command("disable", help="Refuse further calls signed with this integration's key.")
+@click.argument("name")
+def integrations_disable(name: str):
+    with points.transaction(current_app) as book:
+        row = book.db.scalar(select(Integration).where(Integration.name == name))
+        if row is None:
+            raise click.ClickException(f"no integration {name}")
+        row.active = False
+    click.echo(f"integration {name} disabled")

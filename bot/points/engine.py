@@ -1,0 +1,205 @@
+"""Awarding, reversing, spending, adjusting and expiring points: the decisions, in one place.
+
+An award is one (rule, business event, member) and happens once: its key is unique, whatever
+the rule's version, so a retried push, a re-imported file or a second worker finds the award
+already made. In order, for each rule in force for the trigger and active at the event's time:
+    1. the rule's frequency for this member (once, N per day/week/month/year);
+    2. its exclusive group: within the group's window only the largest award stands; a larger
+       one reverses the smaller in the same transaction;
+    3. the member's caps (points per day and per month, across all rules);
+    4. the ledger entries, the level, and what to tell the member.
+"""
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from bot.points.ledger import Book
+from bot.points.levels import REVERSAL, RISE, settle_level
+from bot.points.policy import CST, Rule, period_bounds, rules_for
+from models import Award, LedgerEntry, Member, PointsLot
+from models.points import (ADJUST, EARN, EXPIRE, GROWTH, LIMITED, OUTRANKED, PAID, POINTS, REVERSE,
+                           SPEND, SUPERSEDED)
+
+
+class NotEnoughPoints(Exception):
+    def __init__(self, balance: int):
+        self.balance = balance
+        super().__init__(f"balance is {balance}")
+
+
+def fire(book: Book, member_id: int, trigger: str, source_type: str, source_id, *,
+         occurred_at: datetime | None = None, amount_fen: int | None = None,
+         payment: str | None = None, rule_code: str | None = None) -> list[Award]:
+    """Apply every rule in force for `trigger` to one business event; the awards (new or found)."""
+    at = occurred_at or book.now
+    member = book.lock(member_id)
+    awards = []
+    for rule in rules_for(book.db, trigger, rule_code):
+        if not rule.active_at(at):
+            continue
+        key = f"{rule.code}:{source_type}:{source_id}:{member.id}"
+        found = book.db.scalar(select(Award).where(Award.key == key))
+        awards.append(found or _decide(book, member, rule, key, (source_type, str(source_id)), at,
+                                       amount_fen, payment))
+    return awards
+
+
+def _decide(book: Book, member: Member, rule: Rule, key: str, source: tuple[str, str],
+            at: datetime, amount_fen: int | None, payment: str | None) -> Award:
+    points, growth = rule.compute(amount_fen, member.level, payment)
+    award = Award(key=key, member_id=member.id, rule_id=rule.id, rule_code=rule.code, group=rule.group,
+                  source_type=source[0], source_id=source[1], status=PAID, computed_points=points,
+                  occurred_at=at, created_at=book.now)
+    # The award joins the session only after the checks, so their queries never count it.
+    if _frequency_used(book, member, rule, at):
+        award.status = LIMITED
+        return _added(book, award)
+    if rule.group:
+        standing = _standing(book, member, rule.group, at)
+        if standing is not None and (standing.computed_points, standing.growth) >= (points, growth):
+            award.status = OUTRANKED
+            return _added(book, award)
+        if standing is not None:
+            reverse(book, standing, standing.points, standing.growth, cause=f"outranked-by-{key}",
+                    reason=f"同期只计最高一项：改按「{rule.title}」计")
+            standing.status = SUPERSEDED
+    award.points, award.growth = _within_caps(book, member, points, at), growth
+    _added(book, award)
+    title = rule.title if award.points == points else f"{rule.title}（已达积分上限，实得 {award.points}）"
+    for ledger, delta in ((POINTS, award.points), (GROWTH, award.growth)):
+        if delta:
+            book.post(member, ledger, delta, EARN, f"{key}:{ledger}", title, source, rule=rule, award=award)
+    if award.growth:
+        settle_level(book, member, RISE)
+    if award.points or award.growth:
+        book.tell(member, _earned_text(rule.title, award.points, award.growth, member.points))
+    return award
+
+
+def _added(book: Book, award: Award) -> Award:
+    book.db.add(award)
+    book.db.flush()
+    return award
+
+
+def _earned_text(title: str, points: int, growth: int, balance: int) -> str:
+    parts = [f"积分 +{points}"] if points else []
+    parts += [f"成长值 +{growth}"] if growth else []
+    return f"{title}：{'，'.join(parts)}。当前积分 {balance}。"
+
+
+def _frequency_used(book: Book, member: Member, rule: Rule, at: datetime) -> bool:
+    count, per = rule.spec["frequency"]["count"], rule.spec["frequency"]["per"]
+    if count is None:
+        return False
+    query = select(func.count()).select_from(Award).where(
+        Award.member_id == member.id, Award.rule_code == rule.code,
+        Award.status.in_((PAID, SUPERSEDED)))
+    bounds = period_bounds(per, at)
+    if bounds:
+        query = query.where(Award.occurred_at >= bounds[0], Award.occurred_at < bounds[1])
+    return book.db.scalar(query) >= count
+
+
+def _standing(book: Book, member: Member, group: str, at: datetime) -> Award | None:
+    """The award of `group` that stands in the window holding `at` (at most one does)."""
+    start, end = period_bounds(book.policy.group_window(group), at)
+    return book.db.scalar(select(Award).where(
+        Award.member_id == member.id, Award.group == group, Award.status == PAID,
+        Award.occurred_at >= start, Award.occurred_at < end)
+        .order_by(Award.computed_points.desc(), Award.growth.desc()).limit(1))
+
+
+def _within_caps(book: Book, member: Member, points: int, at: datetime) -> int:
+    """`points`, cut to what the member's day and month caps still allow (net of reversals)."""
+    for period in ("day", "month"):
+        cap = book.policy.cap(period)
+        if cap is None or points <= 0:
+            continue
+        start, end = period_bounds(period, at)
+        used = book.db.scalar(select(func.coalesce(func.sum(Award.points - Award.points_reversed), 0))
+                              .where(Award.member_id == member.id, Award.occurred_at >= start,
+                                     Award.occurred_at < end))
+        points = max(0, min(points, cap - used))
+    return points
+
+
+def reverse(book: Book, award: Award, points: int, growth: int, cause: str, reason: str) -> tuple[int, int]:
+    """Take back up to (points, growth) of an award, never more than it has left and never
+    below a zero balance (points already spent stay spent: the shortfall is in the reason).
+    `cause` names the reversal (a refund id, the award that outranked it): one entry per cause."""
+    member = book.lock(award.member_id)
+    points = min(points, award.points - award.points_reversed)
+    growth = min(growth, award.growth - award.growth_reversed)
+    award.points_reversed += points
+    award.growth_reversed += growth
+    source = (award.source_type, award.source_id)
+    taken = 0
+    if points:
+        taken = min(points, member.points)
+        note = reason if taken == points else f"{reason}（应扣 {points}，余额不足，实扣 {taken}）"
+        book.take(member, points, REVERSE, f"reverse:{cause}:{award.id}:{POINTS}", note, source, award=award)
+    if growth:
+        grown = min(growth, member.growth)
+        if grown:
+            book.post(member, GROWTH, -grown, REVERSE, f"reverse:{cause}:{award.id}:{GROWTH}", reason,
+                      source, award=award)
+        settle_level(book, member, REVERSAL)
+    if taken:
+        book.tell(member, f"{reason}：扣回 {taken} 积分。当前积分 {member.points}。")
+    return taken, growth
+
+
+def spend(book: Book, member_id: int, points: int, source_type: str, source_id, reason: str) -> LedgerEntry:
+    """Spend points once per (source_type, source_id); NotEnoughPoints when they do not suffice."""
+    if points <= 0:
+        raise ValueError("a spend takes a positive number of points")
+    key = f"spend:{source_type}:{source_id}"
+    member = book.lock(member_id)
+    found = book.entry(key)
+    if found is not None:
+        return found
+    expire_due(book, member)
+    if member.points < points:
+        raise NotEnoughPoints(member.points)
+    book.take(member, points, SPEND, key, reason, (source_type, str(source_id)))
+    return book.entry(key)
+
+
+def adjust(book: Book, member_id: int, delta: int, reason: str, actor: str, key: str) -> LedgerEntry:
+    """An operator's correction, once per key; a deduction beyond the balance is refused."""
+    member = book.lock(member_id)
+    entry_key = f"adjust:{key}"
+    found = book.entry(entry_key)
+    if found is not None:
+        return found
+    source = ("adjust", key)
+    if delta > 0:
+        book.post(member, POINTS, delta, ADJUST, entry_key, reason, source, actor=actor)
+        book.tell(member, f"{reason}：积分 +{delta}。当前积分 {member.points}。")
+    elif delta < 0:
+        expire_due(book, member)
+        if member.points < -delta:
+            raise NotEnoughPoints(member.points)
+        book.take(member, -delta, ADJUST, entry_key, reason, source, actor=actor)
+        book.tell(member, f"{reason}：积分 {delta}。当前积分 {member.points}。")
+    else:
+        raise ValueError("an adjustment changes the balance")
+    return book.entry(entry_key)
+
+
+def expire_due(book: Book, member: Member) -> int:
+    """Expire the member's lots whose time has come (the caller holds the member's lock)."""
+    lots = list(book.db.scalars(select(PointsLot).where(
+        PointsLot.member_id == member.id, PointsLot.remaining > 0,
+        PointsLot.expires_at <= book.now).order_by(PointsLot.expires_at, PointsLot.id)))
+    total = 0
+    for lot in lots:
+        amount, lot.remaining = lot.remaining, 0
+        book.db.flush()
+        book.post(member, POINTS, -amount, EXPIRE, f"expire:{lot.id}",
+                  f"{lot.earned_at.astimezone(CST):%Y-%m-%d} 获得的积分到期", ("lot", str(lot.id)))
+        total += amount
+    if total:
+        book.tell(member, f"{total} 积分已到期。当前积分 {member.points}。")
+    return total

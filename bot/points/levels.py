@@ -1,0 +1,41 @@
+"""Levels come from growth, never from the spendable balance (ANCHORS.md §2.3, open-loyalty#131).
+
+Qualifying growth is the growth balance, or, when the policy sets `downgrade_window_months`,
+the growth entered within that many months. Growth that rises can only raise the level (an
+award never demotes anyone); a reversal and the periodic recalculation set the level the
+qualifying growth gives, down as well as up.
+"""
+from sqlalchemy import func, select
+
+from bot.points.ledger import Book
+from bot.points.policy import add_months
+from models import LedgerEntry, LevelChange, Member
+from models.points import GROWTH
+
+RISE, REVERSAL, RECALCULATION = "growth", "reversal", "recalculation"
+
+
+def qualifying_growth(book: Book, member: Member) -> int:
+    window = book.policy.spec["levels"]["downgrade_window_months"]
+    if not window:
+        return member.growth
+    since = add_months(book.now, -window)
+    return book.db.scalar(select(func.coalesce(func.sum(LedgerEntry.delta), 0)).where(
+        LedgerEntry.member_id == member.id, LedgerEntry.ledger == GROWTH,
+        LedgerEntry.created_at >= since)) or 0
+
+
+def settle_level(book: Book, member: Member, cause: str) -> None:
+    """Put the member on the level their growth earns and record the change (the Book
+    announces the net change of the transaction)."""
+    codes = [tier["code"] for tier in book.policy.tiers]
+    target = book.policy.level_for(qualifying_growth(book, member))["code"]
+    current = member.level if member.level in codes else None
+    if cause == RISE and current is not None and codes.index(current) >= codes.index(target):
+        return
+    if target == member.level:
+        return
+    book.level_moving(member)
+    book.db.add(LevelChange(member_id=member.id, from_level=member.level or "", to_level=target,
+                            growth=member.growth, cause=cause, created_at=book.now))
+    member.level, member.level_since = target, book.now

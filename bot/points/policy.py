@@ -1,0 +1,201 @@
+"""The rules in force: loading a rules file as new versions, and reading what is in force.
+
+Every loaded rule is a `PointsRule` row; a rule whose definition changed gets a new version and
+the old one stays (retired) for the ledger rows it paid. Nothing is cached in the process: each
+award reads the rules in force from the database (DESIGN.md: no in-process caches that must agree).
+"""
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import ROUND_FLOOR, Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models import PointsPolicy, PointsRule
+
+# Days, weeks, months and birthdays are China Standard Time: UTC+8 all year (no daylight time).
+CST = timezone(timedelta(hours=8), "CST")
+DEFAULT_SPEC = {"levels": {"tiers": [{"code": "member", "name": "会员", "growth": 0}],
+                           "downgrade_window_months": None},
+                "caps": {"day": None, "month": None},
+                "expiry": {"policy": "none", "months": None, "years": 0, "remind_days": 7},
+                "groups": {}}
+TRIGGER_TITLES = {"follow": "关注公众号", "bind": "绑定手机成为会员", "referral_referrer": "推荐新会员",
+                  "referral_referee": "受邀注册", "purchase": "消费", "birthday": "生日礼",
+                  "survey_complete": "完成问卷", "sign_in": "签到", "custom": "活动奖励"}
+
+
+def period_bounds(period: str, at: datetime) -> tuple[datetime, datetime] | None:
+    """[start, end) in UTC of the CST day/week/month/year holding `at`; None for "ever"."""
+    local = at.astimezone(CST).date()
+    if period == "day":
+        start, end = local, local + timedelta(days=1)
+    elif period == "week":                         # Monday to Sunday
+        start = local - timedelta(days=local.weekday())
+        end = start + timedelta(days=7)
+    elif period == "month":
+        start = local.replace(day=1)
+        end = (start + timedelta(days=32)).replace(day=1)
+    elif period == "year":
+        start, end = local.replace(month=1, day=1), local.replace(year=local.year + 1, month=1, day=1)
+    else:
+        return None
+    return _utc(start), _utc(end)
+
+
+def _utc(day: date) -> datetime:
+    return datetime.combine(day, time(), CST).astimezone(timezone.utc)
+
+
+def add_months(at: datetime, months: int) -> datetime:
+    local = at.astimezone(CST)
+    month0 = local.month - 1 + months
+    year, month = local.year + month0 // 12, month0 % 12 + 1
+    day = min(local.day, [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
+                          31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1])
+    return local.replace(year=year, month=month, day=day).astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Member-wide settings: levels, caps, exclusive groups, expiry."""
+
+    spec: dict
+
+    @property
+    def tiers(self) -> list[dict]:
+        return self.spec["levels"]["tiers"]
+
+    def level_for(self, growth: int) -> dict:
+        return [tier for tier in self.tiers if tier["growth"] <= growth][-1]
+
+    def level_name(self, code: str) -> str:
+        return next((t["name"] for t in self.tiers if t["code"] == code), code or self.tiers[0]["name"])
+
+    def next_level(self, growth: int) -> dict | None:
+        return next((tier for tier in self.tiers if tier["growth"] > growth), None)
+
+    def cap(self, period: str) -> int | None:
+        return self.spec["caps"][period]
+
+    def group_window(self, group: str) -> str:
+        return self.spec["groups"][group]["window"]
+
+    def expires_at(self, earned_at: datetime) -> datetime | None:
+        """When points earned at `earned_at` expire under this policy (fixed when earned)."""
+        exp = self.spec["expiry"]
+        if exp["policy"] == "months":
+            return add_months(earned_at, exp["months"])
+        if exp["policy"] == "end_of_year":
+            year = earned_at.astimezone(CST).year + exp["years"]
+            return _utc(date(year + 1, 1, 1))
+        return None
+
+    @staticmethod
+    def last_day(expires_at: datetime) -> date:
+        """The last China-time day points expiring at `expires_at` can still be used."""
+        return (expires_at - timedelta(microseconds=1)).astimezone(CST).date()
+
+    @property
+    def remind_days(self) -> int:
+        return self.spec["expiry"]["remind_days"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule version, ready to compute an award."""
+
+    id: int
+    version: int
+    spec: dict
+
+    @property
+    def code(self) -> str:
+        return self.spec["id"]
+
+    @property
+    def title(self) -> str:
+        return self.spec.get("title") or TRIGGER_TITLES[self.spec["trigger"]]
+
+    @property
+    def group(self) -> str | None:
+        return self.spec.get("group")
+
+    def active_at(self, at: datetime) -> bool:
+        """Enabled, and `at` (CST date) falls within from..to, both days included."""
+        if not self.spec["enabled"]:
+            return False
+        day = at.astimezone(CST).date().isoformat()
+        return (self.spec["from"] or day) <= day <= (self.spec["to"] or day)
+
+    def compute(self, amount_fen: int | None, level: str, payment: str | None) -> tuple[int, int]:
+        """(points, growth) for one event, multipliers applied, rounded down."""
+        factor = Decimal(self.spec["multipliers"]["level"].get(level, "1"))
+        if payment is not None:
+            factor *= Decimal(self.spec["multipliers"]["payment"].get(payment, "1"))
+        return tuple(self._base(self.spec[what], amount_fen, factor) for what in ("points", "growth"))
+
+    @staticmethod
+    def _base(spec, amount_fen: int | None, factor: Decimal) -> int:
+        if isinstance(spec, dict):
+            base = (amount_fen or 0) // spec["per_fen"] * spec["award"]
+        else:
+            base = spec
+        return int((Decimal(base) * factor).to_integral_value(ROUND_FLOOR))
+
+
+def current_policy(db: Session) -> Policy:
+    spec = db.scalar(select(PointsPolicy.spec).where(PointsPolicy.in_force))
+    return Policy(spec or DEFAULT_SPEC)
+
+
+def rules_for(db: Session, trigger: str, rule_code: str | None = None) -> list[Rule]:
+    """The rule versions in force for a trigger (one code only, for custom events), by code."""
+    query = select(PointsRule).where(PointsRule.trigger == trigger, PointsRule.in_force)
+    if rule_code is not None:
+        query = query.where(PointsRule.code == rule_code)
+    return [Rule(row.id, row.version, row.spec) for row in db.scalars(query.order_by(PointsRule.code))]
+
+
+def digest(spec) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass
+class LoadReport:
+    added: list[str]
+    changed: list[str]       # "code vN"
+    retired: list[str]
+    unchanged: list[str]
+    policy_changed: bool
+
+
+def load(db: Session, parsed: dict) -> LoadReport:
+    """Make a parsed rules file the one in force (in the caller's transaction)."""
+    report = LoadReport([], [], [], [], False)
+    policy_spec = {k: v for k, v in parsed.items() if k != "rules"}
+    current = db.scalar(select(PointsPolicy).where(PointsPolicy.in_force))
+    if current is None or current.digest != digest(policy_spec):
+        db.execute(update(PointsPolicy).values(in_force=False))
+        db.add(PointsPolicy(spec=policy_spec, digest=digest(policy_spec), in_force=True))
+        report.policy_changed = True
+    in_force = {row.code: row for row in db.scalars(select(PointsRule).where(PointsRule.in_force))}
+    for spec in parsed["rules"]:
+        old = in_force.pop(spec["id"], None)
+        if old is not None and old.digest == digest(spec):
+            report.unchanged.append(spec["id"])
+            continue
+        last = db.scalar(select(PointsRule.version).where(PointsRule.code == spec["id"])
+                         .order_by(PointsRule.version.desc()).limit(1)) or 0
+        if old is not None:
+            old.in_force = False
+        db.add(PointsRule(code=spec["id"], version=last + 1, trigger=spec["trigger"], spec=spec,
+                          digest=digest(spec), in_force=True))
+        (report.changed if last else report.added).append(f"{spec['id']} v{last + 1}")
+    for row in in_force.values():     # rules no longer in the file
+        row.in_force = False
+        report.retired.append(row.code)
+    db.flush()
+    return report

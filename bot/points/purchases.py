@@ -1,0 +1,131 @@
+"""Orders and refunds from the booking system: purchase awards once per order, refunds reverse
+the order's awards in proportion (shared by the HTTP API and the CSV import)."""
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select
+
+from bot.phones import normalize
+from bot.points.engine import fire, reverse
+from bot.points.ledger import Book
+from bot.points.policy import CST
+from models import Award, Fan, Member, Purchase, Refund
+
+
+class PurchaseError(Exception):
+    """A request the caller must fix; `code` is stable for machines, the message for people."""
+
+    def __init__(self, code: str, message: str, status: int):
+        self.code, self.message, self.status = code, message, status
+        super().__init__(f"{code}: {message}")
+
+
+@dataclass
+class Outcome:
+    replayed: bool          # the same call was made before: nothing changed
+    points: int
+    growth: int
+
+
+def record_purchase(book: Book, *, order_id: str, member_id: int, amount_fen: int, paid_at: datetime,
+                    payment_method: str, source: str) -> Outcome:
+    """Store the order and pay its awards; the same order again changes nothing."""
+    book.lock(member_id)        # orders of one member are recorded one at a time
+    found = book.db.scalar(select(Purchase).where(Purchase.order_id == order_id))
+    if found is not None:
+        same = (found.member_id, found.amount_fen, found.payment_method, found.paid_at) == \
+               (member_id, amount_fen, payment_method, paid_at)
+        if not same:
+            raise PurchaseError("duplicate_order", f"order {order_id} was already recorded with other "
+                                "details; it is paid once", 409)
+        return Outcome(True, *_paid(book, order_id))
+    book.db.add(Purchase(order_id=order_id, member_id=member_id, amount_fen=amount_fen,
+                         paid_at=paid_at, payment_method=payment_method, source=source,
+                         created_at=book.now))
+    book.db.flush()
+    fire(book, member_id, "purchase", "purchase", order_id, occurred_at=paid_at,
+         amount_fen=amount_fen, payment=payment_method)
+    return Outcome(False, *_paid(book, order_id))
+
+
+def _paid(book: Book, order_id: str) -> tuple[int, int]:
+    awards = _awards(book, order_id)
+    return sum(a.points for a in awards), sum(a.growth for a in awards)
+
+
+def _awards(book: Book, order_id: str) -> list[Award]:
+    return list(book.db.scalars(select(Award).where(Award.source_type == "purchase",
+                                                    Award.source_id == order_id).order_by(Award.id)))
+
+
+def refund_purchase(book: Book, *, order_id: str, refund_id: str, amount_fen: int | None) -> Outcome:
+    """Refund all that is left of an order (amount None) or part of it; its awards are reversed
+    in proportion to the refunded share of the order. The same refund id again changes nothing."""
+    purchase = book.db.scalar(select(Purchase).where(Purchase.order_id == order_id))
+    if purchase is None:
+        raise PurchaseError("unknown_order", f"no order {order_id}", 404)
+    book.lock(purchase.member_id)        # serialises refunds of one order (and all of its member's points)
+    book.db.refresh(purchase)
+    found = book.db.scalar(select(Refund).where(Refund.purchase_id == purchase.id,
+                                                Refund.refund_id == refund_id))
+    if found is not None:
+        if amount_fen is not None and amount_fen != found.amount_fen:
+            raise PurchaseError("duplicate_refund", f"refund {refund_id} was already made for "
+                                f"{found.amount_fen / 100:.2f} yuan", 409)
+        return Outcome(True, 0, 0)
+    left = purchase.amount_fen - purchase.refunded_fen
+    amount = left if amount_fen is None else amount_fen
+    if amount <= 0:
+        raise PurchaseError("nothing_to_refund", f"order {order_id} is already fully refunded", 422)
+    if amount > left:
+        raise PurchaseError("over_refund", f"order {order_id} has {left / 100:.2f} yuan left to refund, "
+                            f"not {amount / 100:.2f}", 422)
+    before, after = purchase.refunded_fen, purchase.refunded_fen + amount
+    purchase.refunded_fen = after
+    refund = Refund(purchase_id=purchase.id, refund_id=refund_id, amount_fen=amount, created_at=book.now)
+    book.db.add(refund)
+    book.db.flush()
+    points = growth = 0
+    for award in _awards(book, order_id):
+        # Cumulative shares, so partial refunds that add up to the order reverse all of it.
+        share = lambda paid: paid * after // purchase.amount_fen - paid * before // purchase.amount_fen
+        taken, grown = reverse(book, award, share(award.points), share(award.growth),
+                               cause=f"refund:{refund.id}", reason=f"订单 {order_id} 退款")
+        points, growth = points + taken, growth + grown
+    return Outcome(False, points, growth)
+
+
+def parse_amount(value) -> int | None:
+    """Yuan (a number or text, at most two decimals, > 0) as fen; None when not that."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        yuan = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not yuan.is_finite() or yuan <= 0 or yuan != yuan.quantize(Decimal("0.01")) or yuan > 10**9:
+        return None
+    return int(yuan * 100)
+
+
+def parse_time(value) -> datetime | None:
+    """ISO 8601; a time without an offset is China time (the booking system's clock)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=CST)).astimezone(timezone.utc)
+
+
+def find_member(db, phone=None, openid=None) -> int | None:
+    """The member with this phone, or behind this openid (a fan of any of our accounts)."""
+    if phone:
+        number = normalize(str(phone))
+        return db.scalar(select(Member.id).where(Member.phone == number)) if number else None
+    if openid:
+        return db.scalar(select(Fan.member_id).where(Fan.openid == str(openid),
+                                                     Fan.member_id.is_not(None)).limit(1))
+    return None

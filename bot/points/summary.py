@@ -1,0 +1,61 @@
+"""What a member reads in the chat about their points: balance, level, the way up, the history."""
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.points.ledger import Book
+from bot.points.policy import CST, Policy
+from models import LedgerEntry, Member, PointsLot
+from models.points import POINTS
+
+RECENT = 5
+DETAIL = 20
+
+
+def overview(book: Book, member: Member) -> str:
+    """Balance, level, growth to the next level, what expires soonest, the last entries."""
+    policy = book.policy
+    lines = [f"当前积分：{member.points}",
+             f"会员等级：{policy.level_name(member.level)}（成长值 {member.growth}）"]
+    up = policy.next_level(member.growth)
+    lines.append(f"再获得 {up['growth'] - member.growth} 成长值可升级为「{up['name']}」" if up
+                 else "您已是最高等级")
+    soon = expiring(book.db, member.id, book.now)
+    if soon:
+        lines.append(f"其中 {soon[0]} 积分有效期至 {soon[1]:%Y-%m-%d}")
+    entries = history(book.db, member.id, RECENT)
+    if entries:
+        lines += ["", "最近明细："] + [line(e) for e in entries]
+        lines.append("回复“积分明细”查看更多")
+    return "\n".join(lines)
+
+
+def details(book: Book, member: Member) -> str:
+    entries = history(book.db, member.id, DETAIL)
+    if not entries:
+        return "还没有积分记录。"
+    return "\n".join([f"积分明细（最近 {len(entries)} 条）："] + [line(e) for e in entries])
+
+
+def history(db: Session, member_id: int, limit: int) -> list[LedgerEntry]:
+    """The member's newest points entries (one index range scan: member, ledger, id)."""
+    return list(db.scalars(select(LedgerEntry).where(LedgerEntry.member_id == member_id,
+                                                     LedgerEntry.ledger == POINTS)
+                           .order_by(LedgerEntry.id.desc()).limit(limit)))
+
+
+def line(entry: LedgerEntry) -> str:
+    return f"{entry.created_at.astimezone(CST):%m-%d} {entry.delta:+d} {entry.reason}"
+
+
+def expiring(db: Session, member_id: int, now: datetime) -> tuple[int, date] | None:
+    """(points, last day) of the member's next expiry, if any of their points expire."""
+    open_lots = (PointsLot.member_id == member_id, PointsLot.remaining > 0, PointsLot.expires_at > now)
+    first = db.scalar(select(PointsLot.expires_at).where(*open_lots).order_by(PointsLot.expires_at).limit(1))
+    if first is None:
+        return None
+    day = Policy.last_day(first)
+    next_day = datetime.combine(day + timedelta(days=1), time(), CST)
+    total = db.scalar(select(func.sum(PointsLot.remaining)).where(*open_lots, PointsLot.expires_at <= next_day))
+    return total, day

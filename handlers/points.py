@@ -1,0 +1,66 @@
+"""Points in the chat: "积分" (or the menu's MY_POINTS), "积分明细", and the daily "签到"."""
+from bot.dispatch import Router
+from bot.points.engine import expire_due, fire
+from bot.points.ledger import Book
+from bot.points.notify import deliver
+from bot.points.policy import CST
+from bot.points.summary import details, overview
+from menus.definition import MenuKey
+from models.points import OUTRANKED
+
+router = Router("points")
+
+NOT_A_MEMBER = ("您还不是会员。回复“绑定”或点击菜单“绑定手机”，验证手机号即可成为会员，"
+                "开始累积积分和成长值。")
+
+
+def _book(ctx) -> Book | None:
+    """The member's book, their due expiries applied, or None for a fan who is not a member."""
+    if ctx.fan.member_id is None:
+        return None
+    book = Book(ctx.db, ctx.now)
+    expire_due(book, book.lock(ctx.fan.member_id))
+    return book
+
+
+def _answer(ctx, book: Book, text: str) -> str:
+    # Expiry noticed just now is already in the overview: the notices go with it.
+    deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
+    return text
+
+
+@router.text("积分", "我的积分")
+@router.click(MenuKey.MY_POINTS)
+def my_points(ctx, msg):
+    """Shows the balance, level, growth to the next level and the last five entries."""
+    book = _book(ctx)
+    if book is None:
+        return NOT_A_MEMBER
+    return _answer(ctx, book, overview(book, book.lock(ctx.fan.member_id)))
+
+
+@router.text("积分明细")
+def points_details(ctx, msg):
+    """Lists the member's last twenty points entries with their reasons."""
+    book = _book(ctx)
+    if book is None:
+        return NOT_A_MEMBER
+    return _answer(ctx, book, details(book, book.lock(ctx.fan.member_id)))
+
+
+@router.text("签到")
+def sign_in(ctx, msg):
+    """Pays the sign-in rule once per day (the rule's frequency decides how often it counts)."""
+    book = _book(ctx)
+    if book is None:
+        return NOT_A_MEMBER
+    today = ctx.now.astimezone(CST).date().isoformat()
+    awards = fire(book, ctx.fan.member_id, "sign_in", "sign_in", today)
+    deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
+    if not awards:
+        return "签到活动暂未开放。"
+    if any(a.created_at == ctx.now and (a.points or a.growth) for a in awards):
+        return None       # the notice of what they got is the answer
+    if any(a.status == OUTRANKED for a in awards):
+        return "今天已经获得了更高的奖励，签到不再另计。"
+    return "今天已经签到过了，明天再来。"
