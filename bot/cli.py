@@ -8,7 +8,9 @@ from sqlalchemy import select
 
 from bot.directory import forget
 from bot.protocol import clean_text
-from models import Account, KeywordReply
+from bot.points.policy import load
+from bot.points.rules_file import EXAMPLE_RULES, parse
+from models import Account, KeywordReply, PointsPolicy
 from models.account import SERVICE, SUBSCRIPTION
 from models.keyword import CONTAINS, EXACT
 from models.migrate import upgrade
@@ -235,6 +237,8 @@ def demo():
                                                           KeywordReply.keyword == keyword))
             if exists is None:
                 db.add(KeywordReply(account_id=account.id, keyword=keyword, match=match, reply=reply))
+        if db.scalar(select(PointsPolicy.id).limit(1)) is None:     # never over an operator's rules
+            load(db, parse(EXAMPLE_RULES.read_text(encoding="utf-8")))
     forget(current_app.extensions["redis"], account.slug)
     mirror_to_sandbox(account)
     click.echo("demo account ready: /wechat/demo (token demotoken); try: "

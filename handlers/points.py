@@ -6,6 +6,7 @@ from bot.points.notify import deliver
 from bot.points.policy import CST
 from bot.points.summary import details, overview
 from menus.definition import MenuKey
+from models import Member
 from models.points import OUTRANKED
 
 router = Router("points")
@@ -14,17 +15,19 @@ NOT_A_MEMBER = ("您还不是会员。回复“绑定”或点击菜单“绑定
                 "开始累积积分和成长值。")
 
 
-def _book(ctx) -> Book | None:
-    """The member's book, their due expiries applied, or None for a fan who is not a member."""
+def _member(ctx) -> tuple[Book, Member] | tuple[None, None]:
+    """The member's book and row (locked, due expiries applied), or Nones for a fan who is not
+    a member."""
     if ctx.fan.member_id is None:
-        return None
+        return None, None
     book = Book(ctx.db, ctx.now)
-    expire_due(book, book.lock(ctx.fan.member_id))
-    return book
+    member = book.lock(ctx.fan.member_id)
+    expire_due(book, member)
+    return book, member
 
 
 def _answer(ctx, book: Book, text: str) -> str:
-    # Expiry noticed just now is already in the overview: the notices go with it.
+    # An expiry applied just now is news too; it joins the passive reply, before the answer.
     deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
     return text
 
@@ -33,29 +36,29 @@ def _answer(ctx, book: Book, text: str) -> str:
 @router.click(MenuKey.MY_POINTS)
 def my_points(ctx, msg):
     """Shows the balance, level, growth to the next level and the last five entries."""
-    book = _book(ctx)
+    book, member = _member(ctx)
     if book is None:
         return NOT_A_MEMBER
-    return _answer(ctx, book, overview(book, book.lock(ctx.fan.member_id)))
+    return _answer(ctx, book, overview(book, member))
 
 
 @router.text("积分明细")
 def points_details(ctx, msg):
     """Lists the member's last twenty points entries with their reasons."""
-    book = _book(ctx)
+    book, member = _member(ctx)
     if book is None:
         return NOT_A_MEMBER
-    return _answer(ctx, book, details(book, book.lock(ctx.fan.member_id)))
+    return _answer(ctx, book, details(book, member))
 
 
 @router.text("签到")
 def sign_in(ctx, msg):
     """Pays the sign-in rule once per day (the rule's frequency decides how often it counts)."""
-    book = _book(ctx)
+    book, member = _member(ctx)
     if book is None:
         return NOT_A_MEMBER
     today = ctx.now.astimezone(CST).date().isoformat()
-    awards = fire(book, ctx.fan.member_id, "sign_in", "sign_in", today)
+    awards = fire(book, member.id, "sign_in", "sign_in", today)
     deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
     if not awards:
         return "签到活动暂未开放。"

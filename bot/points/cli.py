@@ -68,8 +68,12 @@ def points_rules():
         click.echo(f"{r['id']:<20} v{row.version:<3} {r['trigger']:<18} points {_amount(r['points']):<12} "
                    f"growth {_amount(r['growth']):<12} "
                    f"{_frequency(r['frequency'])} "
-                   f"{r['from'] or '…'}–{r['to'] or '…'}{' group ' + r['group'] if r['group'] else ''}"
+                   f"{_window(r)}{' group ' + r['group'] if r['group'] else ''}"
                    f"{'' if r['enabled'] else ' DISABLED'}")
+
+
+def _window(rule: dict) -> str:
+    return f"{rule['from'] or '…'}–{rule['to'] or '…'}" if rule["from"] or rule["to"] else "always"
 
 
 def _frequency(freq: dict) -> str:

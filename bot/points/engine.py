@@ -139,6 +139,7 @@ def reverse(book: Book, award: Award, points: int, growth: int, cause: str, reas
         taken = min(points, member.points)
         note = reason if taken == points else f"{reason}（应扣 {points}，余额不足，实扣 {taken}）"
         book.take(member, points, REVERSE, f"reverse:{cause}:{award.id}:{POINTS}", note, source, award=award)
+    grown = 0
     if growth:
         grown = min(growth, member.growth)
         if grown:
@@ -147,7 +148,7 @@ def reverse(book: Book, award: Award, points: int, growth: int, cause: str, reas
         settle_level(book, member, REVERSAL)
     if taken:
         book.tell(member, f"{reason}：扣回 {taken} 积分。当前积分 {member.points}。")
-    return taken, growth
+    return taken, grown
 
 
 def spend(book: Book, member_id: int, points: int, source_type: str, source_id, reason: str) -> LedgerEntry:

@@ -13,6 +13,7 @@ YUAN yuan gives N).
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 import yaml
 
@@ -22,6 +23,7 @@ AMOUNT_TRIGGERS = frozenset({"purchase"})       # the only events that carry an 
 PERIODS = ("day", "week", "month", "year")
 EXPIRY_POLICIES = ("none", "months", "end_of_year")
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+EXAMPLE_RULES = Path(__file__).with_name("rules.example.yaml")
 
 
 class RulesError(Exception):
