@@ -62,7 +62,7 @@ def sign_in(ctx, msg):
     deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
     if not awards:
         return "签到活动暂未开放。"
-    if any(a.created_at == ctx.now and (a.points or a.growth) for a in awards):
+    if any(a in book.decided and (a.points or a.growth) for a in awards):
         return None       # the notice of what they got is the answer
     if any(a.status == OUTRANKED for a in awards):
         return "今天已经获得了更高的奖励，签到不再另计。"

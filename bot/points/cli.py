@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot import points
 from bot.phones import mask_phone, normalize
 from bot.points import rules_file
-from bot.points.engine import NotEnoughPoints, adjust
+from bot.points.engine import NotEnoughPoints, adjust, fire
 from bot.points.import_purchases import import_purchases
 from bot.points.policy import current_policy, load
 from bot.points.summary import expiring, history, line
@@ -128,6 +128,26 @@ def points_adjust(phone: str, delta: int, reason: str, actor: str | None, key: s
     except NotEnoughPoints as exc:
         raise click.ClickException(f"cannot deduct {-delta}: the balance is {exc.balance}")
     click.echo(f"{mask_phone(normalize(phone))}: {delta:+d} ({reason}) by {actor}; balance {balance}")
+
+
+@points_cli.command("award", help="Pay a custom rule to a member for one event (once per event id).")
+@click.argument("phone")
+@click.option("--rule", "rule_code", required=True, help="The id of a rule with trigger: custom.")
+@click.option("--event", "event_id", required=True, help="What happened, e.g. a campaign or ticket id.")
+def points_award(phone: str, rule_code: str, event_id: str):
+    with current_app.extensions["db"]() as db:
+        member_id = _member(db, phone).id
+        known = db.scalar(select(PointsRule.trigger).where(PointsRule.code == rule_code, PointsRule.in_force))
+    if known != "custom":
+        raise click.ClickException(f"no custom rule {rule_code} in force (see: points rules)")
+    with points.transaction(current_app) as book:
+        awards = fire(book, member_id, "custom", "custom", event_id, rule_code=rule_code)
+        shown = [(a.status, a.points, a.growth, a in book.decided) for a in awards]
+    if not shown:
+        raise click.ClickException(f"rule {rule_code} is not active today (see its from/to and enabled)")
+    for status, pts, growth, new in shown:
+        click.echo(f"{mask_phone(normalize(phone))}: {rule_code} {status} {pts} points {growth} growth"
+                   + ("" if new else " (already awarded for this event)"))
 
 
 @points_cli.command("import-purchases", help="Record orders from a CSV: order_id,phone,amount,paid_at,payment_method.")

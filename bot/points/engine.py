@@ -56,7 +56,7 @@ def _decide(book: Book, member: Member, rule: Rule, key: str, source: tuple[str,
         return _added(book, award)
     if rule.group:
         standing = _standing(book, member, rule.group, at)
-        if standing is not None and (standing.computed_points, standing.growth) >= (points, growth):
+        if standing is not None and _net(standing) >= (points, growth):
             award.status = OUTRANKED
             return _added(book, award)
         if standing is not None:
@@ -77,6 +77,7 @@ def _decide(book: Book, member: Member, rule: Rule, key: str, source: tuple[str,
 
 
 def _added(book: Book, award: Award) -> Award:
+    book.decided.append(award)
     book.db.add(award)
     book.db.flush()
     return award
@@ -107,7 +108,12 @@ def _standing(book: Book, member: Member, group: str, at: datetime) -> Award | N
     return book.db.scalar(select(Award).where(
         Award.member_id == member.id, Award.group == group, Award.status == PAID,
         Award.occurred_at >= start, Award.occurred_at < end)
-        .order_by(Award.computed_points.desc(), Award.growth.desc()).limit(1))
+        .order_by((Award.points - Award.points_reversed).desc(), Award.id).limit(1))
+
+
+def _net(award: Award) -> tuple[int, int]:
+    """What an award still gives: a refunded order no longer outranks a birthday."""
+    return award.points - award.points_reversed, award.growth - award.growth_reversed
 
 
 def _within_caps(book: Book, member: Member, points: int, at: datetime) -> int:

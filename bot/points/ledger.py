@@ -29,6 +29,7 @@ class Book:
         self.policy = policy or current_policy(db)
         self._told: list[tuple[int, str]] = []                  # (member id, text), in order
         self._levels_before: dict[int, tuple[Member, str]] = {}  # member id: (member, first level)
+        self.decided: list[Award] = []         # awards decided in this transaction (not found ones)
 
     def tell(self, member: Member, text: str) -> None:
         self._told.append((member.id, text))
