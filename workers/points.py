@@ -9,7 +9,7 @@ back the others and a long run never holds a lock on many rows.
 import logging
 from datetime import timedelta
 
-from sqlalchemy import distinct, extract, select
+from sqlalchemy import extract, select
 
 from bot.points.engine import expire_due, fire
 from bot.points.ledger import Book
@@ -66,8 +66,8 @@ def expire_points() -> int:
     """Expires every lot whose time has come, member by member; how many members."""
     with job_scope() as job:
         now = job.now
-    ids = _members(select(distinct(PointsLot.member_id)).where(PointsLot.remaining > 0,
-                                                               PointsLot.expires_at <= now))
+    ids = _members(select(PointsLot.member_id).distinct().where(PointsLot.remaining > 0,
+                                                              PointsLot.expires_at <= now))
     return _each(ids, expire_due)
 
 
@@ -79,7 +79,7 @@ def remind_expiring() -> int:
     horizon = now + timedelta(days=days)
     open_lots = (PointsLot.remaining > 0, PointsLot.expires_at > now, PointsLot.expires_at <= horizon,
                  PointsLot.reminded_at.is_(None))
-    ids = _members(select(distinct(PointsLot.member_id)).where(*open_lots))
+    ids = _members(select(PointsLot.member_id).distinct().where(*open_lots))
 
     def remind(book: Book, member: Member) -> None:
         lots = list(book.db.scalars(select(PointsLot).where(PointsLot.member_id == member.id, *open_lots)

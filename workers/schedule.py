@@ -1,13 +1,14 @@
 """rq's cron scheduler configuration: `rq cron workers.schedule` (README, production start).
 
-Cron fields are the scheduler process's local time (rq.cron). The jobs themselves work out the
-China-time date, and each is idempotent, so the hour only decides when members hear of it.
+Cron fields are the scheduler process's local time (rq.cron): start it with TZ=Asia/Shanghai so
+the hours below are China time. The jobs work out the China date themselves and each is
+idempotent, so another time zone only moves the hour at which members hear of it.
 """
 from rq import cron
 
 from workers import points
 
-# Birthday awards in the morning rather than at midnight: the member reads them over breakfast.
+# Birthday awards at 09:00 China time rather than at midnight.
 cron.register(points.award_birthdays, "low", cron="0 9 * * *")
 # Hourly, so points expire within an hour of their time and a missed run costs at most an hour.
 cron.register(points.expire_points, "low", interval=3600)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.points.ledger import Book
 from bot.points.policy import add_months
-from models import LedgerEntry, LevelChange, Member
+from models import Award, LedgerEntry, LevelChange, Member
 from models.points import GROWTH
 
 RISE, REVERSAL, RECALCULATION = "growth", "reversal", "recalculation"
@@ -19,10 +19,15 @@ def qualifying_growth(book: Book, member: Member) -> int:
     window = book.policy.spec["levels"]["downgrade_window_months"]
     if not window:
         return member.growth
+    # Growth counts by when it was earned: a reversal (a refund) dates from the award it takes
+    # back, so refunding growth that already left the window takes nothing from the window.
     since = add_months(book.now, -window)
-    return book.db.scalar(select(func.coalesce(func.sum(LedgerEntry.delta), 0)).where(
-        LedgerEntry.member_id == member.id, LedgerEntry.ledger == GROWTH,
-        LedgerEntry.created_at >= since)) or 0
+    earned = func.coalesce(Award.created_at, LedgerEntry.created_at)
+    total = book.db.scalar(select(func.coalesce(func.sum(LedgerEntry.delta), 0))
+                           .select_from(LedgerEntry).outerjoin(Award, Award.id == LedgerEntry.award_id)
+                           .where(LedgerEntry.member_id == member.id, LedgerEntry.ledger == GROWTH,
+                                  earned >= since))
+    return max(0, total or 0)
 
 
 def settle_level(book: Book, member: Member, cause: str) -> None:

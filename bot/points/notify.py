@@ -19,6 +19,12 @@ def primary_fan(db: Session, member_id: int, prefer_account: int | None = None) 
     return next((f for f in fans if f.account_id == prefer_account), fans[0] if fans else None)
 
 
+def _sender(db: Session, outbox: Outbox | None) -> Fan | None:
+    if outbox is None or outbox.recipient is None:
+        return None
+    return db.scalar(select(Fan).where(Fan.account_id == outbox.account.id, Fan.openid == outbox.recipient))
+
+
 def deliver(db: Session, notices: list[tuple[int, str]], enqueue, now: datetime,
             outbox: Outbox | None = None) -> None:
     """One message per member (their notices joined, in order): in the passive reply when the
@@ -26,7 +32,13 @@ def deliver(db: Session, notices: list[tuple[int, str]], enqueue, now: datetime,
     texts: dict[int, list[str]] = {}
     for member_id, text in notices:
         texts.setdefault(member_id, []).append(text)
+    sender = _sender(db, outbox)
     for member_id, lines in texts.items():
+        if sender is not None and sender.member_id == member_id:
+            # The person being answered right now is reachable whatever we know of their follow
+            # state (a fan we first saw writing was never seen following).
+            outbox.send(sender.openid, "\n".join(lines))
+            continue
         fan = primary_fan(db, member_id, outbox.account.id if outbox else None)
         if fan is None:
             # Nobody to write to: the member follows none of our accounts any more. The

@@ -69,7 +69,7 @@ class Policy:
         return self.spec["levels"]["tiers"]
 
     def level_for(self, growth: int) -> dict:
-        return [tier for tier in self.tiers if tier["growth"] <= growth][-1]
+        return [tier for tier in self.tiers if tier["growth"] <= max(growth, 0)][-1]
 
     def level_name(self, code: str) -> str:
         return next((t["name"] for t in self.tiers if t["code"] == code), code or self.tiers[0]["name"])
