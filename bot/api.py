@@ -12,10 +12,12 @@ import hashlib
 import hmac
 import json
 import logging
+from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
 
 from bot import points
 from bot.points.purchases import (PurchaseError, find_member, parse_amount, parse_time,
@@ -26,6 +28,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
 MAX_SKEW = 300          # seconds a signed request stays valid (a captured one cannot be replayed later)
 MAX_BODY = 64 * 1024
+FUTURE_SLACK = timedelta(minutes=10)   # clocks differ a little; an order paid tomorrow is a mistake
 
 
 def _error(code: str, message: str, status: int):
@@ -89,6 +92,8 @@ def purchases():
     paid_at = parse_time(body.get("paid_at"))
     if paid_at is None:
         raise PurchaseError("invalid_field", "paid_at must be an ISO 8601 time", 400)
+    if paid_at > current_app.extensions["clock"].now() + FUTURE_SLACK:
+        raise PurchaseError("invalid_field", "paid_at is in the future", 400)
     method = _text(body, "payment_method", 32)
     if not body.get("phone") and not body.get("openid"):
         raise PurchaseError("invalid_field", "phone or openid is required", 400)
@@ -110,10 +115,10 @@ def purchases():
                    replayed=outcome.replayed), 200 if outcome.replayed else 201
 
 
-@bp.post("/purchases/<order_id>/refund")
+@bp.post("/purchases/<path:order_id>/refund")
 def refund(order_id: str):
     """Refunds all or part of an order and reverses its awards in proportion, once per refund id."""
-    _authenticate()
+    source = _authenticate()
     body = _body()
     refund_id = _text(body, "refund_id", 64)
     amount = None
@@ -122,7 +127,8 @@ def refund(order_id: str):
         if amount is None:
             raise PurchaseError("invalid_field", "amount must be yuan > 0 with at most 2 decimals", 400)
     with points.transaction(current_app) as book:
-        outcome = refund_purchase(book, order_id=order_id, refund_id=refund_id, amount_fen=amount)
+        outcome = refund_purchase(book, order_id=order_id, refund_id=refund_id, amount_fen=amount,
+                                  source=source)
     log.info("refund order=%s refund=%s points=%d replayed=%s", order_id, refund_id, outcome.points,
              outcome.replayed)
     return jsonify(order_id=order_id, refund_id=refund_id, points_reversed=outcome.points,
@@ -133,7 +139,15 @@ def refund(order_id: str):
 @bp.errorhandler(Exception)
 def unexpected(exc: Exception):
     """Anything else is ours: logged, and still a JSON answer the caller can retry on."""
-    if hasattr(exc, "code") and isinstance(getattr(exc, "code"), int) and exc.code < 500:
-        return _error("bad_request", str(exc), exc.code)      # werkzeug's 404/405/...
+    if isinstance(exc, HTTPException):
+        return _error("bad_request", exc.description, exc.code)
     log.exception("api failed")
     return _error("internal", "the request failed on our side; retry later", 500)
+
+
+@bp.app_errorhandler(HTTPException)
+def routing_error(exc: HTTPException):
+    """No route or method under /api/ (the blueprint's own handlers never see these): JSON too."""
+    if request.path.startswith(bp.url_prefix + "/"):
+        return _error("not_found" if exc.code == 404 else "bad_request", exc.description, exc.code)
+    return exc

@@ -44,4 +44,6 @@ class Refund(Base):
     purchase_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchase.id", ondelete="CASCADE"))
     refund_id: Mapped[str] = mapped_column(String(64))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+    points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)   # what a replay answers
+    growth_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[timestamp]

@@ -109,7 +109,8 @@ def points_show(phone: str):
             click.echo(f"  {line(entry)}{f'  [{entry.actor}]' if entry.actor else ''}")
 
 
-@points_cli.command("adjust", help="Add (+N) or deduct (-N) points by hand; recorded with who and why.")
+@points_cli.command("adjust", help="Add (+N) or deduct (-N) points by hand; recorded with who and why.",
+                    context_settings={"ignore_unknown_options": True})     # "-20" is a number here
 @click.argument("phone")
 @click.argument("delta", type=int)
 @click.option("--reason", required=True, help="Shown to the member, e.g. 客诉补偿.")

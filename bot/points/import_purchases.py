@@ -39,7 +39,7 @@ def import_purchases(app: Flask, path: Path, skip_bad: bool) -> None:
         click.echo(f"{path}:{number}: {message}", err=True)
     if bad and not skip_bad:
         raise click.ClickException(f"{len(bad)} bad rows; nothing imported (fix them, or --skip-bad)")
-    paid = replayed = 0
+    recorded = paid = replayed = 0
     with click.progressbar(orders, label=f"importing {len(orders)} orders") as bar:
         for order in bar:
             try:
@@ -51,10 +51,15 @@ def import_purchases(app: Flask, path: Path, skip_bad: bool) -> None:
                 bad.append((order.line, exc.message))
                 click.echo(f"\n{path}:{order.line}: {exc.message}", err=True)
                 continue
-            replayed += outcome.replayed
-            paid += outcome.points
-    click.echo(f"{len(orders) - replayed} orders recorded, {paid} points awarded; "
+            if outcome.replayed:
+                replayed += 1
+            else:
+                recorded += 1
+                paid += outcome.points
+    click.echo(f"{recorded} orders recorded, {paid} points awarded; "
                f"{known + replayed} already recorded; {len(bad)} bad rows skipped")
+    if bad and not skip_bad:      # rows that went bad while importing (changed by another caller)
+        raise click.ClickException(f"{len(bad)} rows could not be recorded")
 
 
 def check(app: Flask, path: Path) -> tuple[list[Order], list[tuple[int, str]], int]:

@@ -134,7 +134,7 @@ class Rule:
         """(points, growth) for one event, multipliers applied, rounded down."""
         factor = Decimal(self.spec["multipliers"]["level"].get(level, "1"))
         if payment is not None:
-            factor *= Decimal(self.spec["multipliers"]["payment"].get(payment, "1"))
+            factor *= Decimal(self.spec["multipliers"]["payment"].get(payment.lower(), "1"))
         return tuple(self._base(self.spec[what], amount_fen, factor) for what in ("points", "growth"))
 
     @staticmethod

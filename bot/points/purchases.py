@@ -59,11 +59,14 @@ def _awards(book: Book, order_id: str) -> list[Award]:
                                                     Award.source_id == order_id).order_by(Award.id)))
 
 
-def refund_purchase(book: Book, *, order_id: str, refund_id: str, amount_fen: int | None) -> Outcome:
+def refund_purchase(book: Book, *, order_id: str, refund_id: str, amount_fen: int | None,
+                    source: str | None = None) -> Outcome:
     """Refund all that is left of an order (amount None) or part of it; its awards are reversed
-    in proportion to the refunded share of the order. The same refund id again changes nothing."""
+    in proportion to the refunded share of the order. The same refund id again changes nothing
+    and answers what the refund reversed. `source`: the calling integration (None: operator)."""
     purchase = book.db.scalar(select(Purchase).where(Purchase.order_id == order_id))
-    if purchase is None:
+    # An integration refunds its own orders (and imported ones): never another system's.
+    if purchase is None or source not in (None, purchase.source) and purchase.source != "import":
         raise PurchaseError("unknown_order", f"no order {order_id}", 404)
     book.lock(purchase.member_id)        # serialises refunds of one order (and all of its member's points)
     book.db.refresh(purchase)
@@ -73,7 +76,7 @@ def refund_purchase(book: Book, *, order_id: str, refund_id: str, amount_fen: in
         if amount_fen is not None and amount_fen != found.amount_fen:
             raise PurchaseError("duplicate_refund", f"refund {refund_id} was already made for "
                                 f"{found.amount_fen / 100:.2f} yuan", 409)
-        return Outcome(True, 0, 0)
+        return Outcome(True, found.points_reversed, found.growth_reversed)
     left = purchase.amount_fen - purchase.refunded_fen
     amount = left if amount_fen is None else amount_fen
     if amount <= 0:
@@ -93,6 +96,7 @@ def refund_purchase(book: Book, *, order_id: str, refund_id: str, amount_fen: in
         taken, grown = reverse(book, award, share(award.points), share(award.growth),
                                cause=f"refund:{refund.id}", reason=f"订单 {order_id} 退款")
         points, growth = points + taken, growth + grown
+    refund.points_reversed, refund.growth_reversed = points, growth
     return Outcome(False, points, growth)
 
 

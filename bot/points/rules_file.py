@@ -146,7 +146,7 @@ class _Checker:
         levels = self.mapping(value, line, "levels", {"tiers", "downgrade_window_months"})
         if levels is None:
             return {"tiers": [], "downgrade_window_months": None}
-        tiers, out = levels.get("tiers"), []
+        tiers, out, placed = levels.get("tiers"), [], []
         if not isinstance(tiers, list) or not tiers:
             self.fail(levels.line, "levels.tiers must be a non-empty list")
             tiers = []
@@ -161,13 +161,20 @@ class _Checker:
                 self.fail(tier_line, "a level needs a name")
             growth = self.whole(tier.get("growth"), tier_line, f"level {code}: growth")
             out.append({"code": code, "name": name, "growth": growth})
-        thresholds = [t["growth"] for t in out]
-        if out and thresholds[0] != 0:
-            self.fail(tiers.lines[0], "the first level must start at growth 0 (every member has a level)")
-        if any(a is not None and b is not None and a >= b for a, b in zip(thresholds, thresholds[1:])):
-            self.fail(tiers.line, "level growth thresholds must rise strictly, in order")
-        if len({t["code"] for t in out}) != len(out):
-            self.fail(tiers.line, "level codes must be unique")
+            placed.append(tier_line)
+        if out and out[0]["growth"] not in (0, None):
+            self.fail(placed[0], "the first level must start at growth 0 (every member has a level)")
+        for i, (lower, upper) in enumerate(zip(out, out[1:])):
+            if None not in (lower["growth"], upper["growth"]) and lower["growth"] >= upper["growth"]:
+                self.fail(placed[i + 1], f"level {upper['code']} ({upper['growth']}) must need more "
+                          f"growth than level {lower['code']} before it ({lower['growth']})")
+        codes: dict = {}
+        for tier, tier_line in zip(out, placed):
+            if not isinstance(tier["code"], str):
+                continue
+            if tier["code"] in codes:
+                self.fail(tier_line, f"level code {tier['code']!r} is used twice (first on line {codes[tier['code']]})")
+            codes.setdefault(tier["code"], tier_line)
         window = levels.get("downgrade_window_months")
         if window is not None:
             window = self.whole(window, levels.lines["downgrade_window_months"], "downgrade_window_months", 1)
@@ -227,7 +234,7 @@ class _Checker:
             self.fail(at("enabled"), f"{name}: enabled must be true or false")
         for what in ("points", "growth"):
             out[what] = self.amount(rule.get(what, 0), at(what), f"{name}: {what}", trigger)
-        if out["points"] == 0 and out["growth"] == 0:
+        if out["points"] == 0 and out["growth"] == 0:     # (None: already reported as invalid)
             self.fail(line, f"{name}: gives neither points nor growth")
         for end in ("from", "to"):
             when = rule.get(end)
@@ -254,7 +261,7 @@ class _Checker:
                 per = Decimal(1)
             award = self.whole(spec.get("award"), line, f"{what}: award", 1)
             return {"per_fen": int(per * 100), "award": award}
-        return self.whole(value, line, what) or 0
+        return self.whole(value, line, what)
 
 
     def frequency(self, value, line: int, name: str) -> dict:
@@ -282,7 +289,8 @@ class _Checker:
                 if number is None or number < 0:
                     self.fail(table.lines[key], f"{name}: multiplier for {key!r} must be a number ≥ 0")
                     continue
-                out[kind][str(key)] = str(number)
+                # Payment methods match whatever case the booking system writes them in.
+                out[kind][str(key).lower() if kind == "payment" else str(key)] = str(number)
         return out
 
 

@@ -155,6 +155,8 @@ def upgrade() -> None:
     sa.Column('purchase_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('refund_id', sa.String(length=64), nullable=False),
     sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('points_reversed', sa.BigInteger(), nullable=False),
+    sa.Column('growth_reversed', sa.BigInteger(), nullable=False),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['purchase_id'], ['purchase.id'], name=op.f('fk_refund_purchase_id_purchase'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_refund')),
