@@ -21,6 +21,7 @@ PAID = "paid"               # paid (possibly 0 after a cap), may be partly rever
 OUTRANKED = "outranked"     # a larger award of its exclusive group already stood: paid nothing
 SUPERSEDED = "superseded"   # paid, then reversed because a larger award of its group arrived
 LIMITED = "limited"         # the rule's frequency was used up: paid nothing
+REFUNDED = "refunded"       # paid, then its order was refunded in full: no longer stands in its group
 
 
 class PointsPolicy(Base):

@@ -8,7 +8,7 @@ from bot.points.policy import load
 from bot.points.purchases import record_purchase, refund_purchase
 from bot.points.rules_file import parse
 from models import Award, Member
-from models.points import PAID, SUPERSEDED
+from models.points import PAID, REFUNDED
 
 RULES = """
 groups:
@@ -74,7 +74,7 @@ def test_a_fully_refunded_order_no_longer_outranks_a_later_award_of_its_group(ap
         assert (birthday.status, birthday.points) == (PAID, 200)
     db.expire_all()
     order = db.scalar(select(Award).where(Award.rule_code == "purchase"))
-    assert order.status == SUPERSEDED and db.get(Member, member_id).points == 200
+    assert order.status == REFUNDED and db.get(Member, member_id).points == 200
 
 
 def test_a_partly_refunded_order_still_outranks_a_smaller_award(app, db, clock):

@@ -17,8 +17,8 @@ from bot.points.ledger import Book
 from bot.points.levels import REVERSAL, RISE, settle_level
 from bot.points.policy import CST, Rule, period_bounds, rules_for
 from models import Award, LedgerEntry, Member, PointsLot
-from models.points import (ADJUST, EARN, EXPIRE, GROWTH, LIMITED, OUTRANKED, PAID, POINTS, REVERSE,
-                           SPEND, SUPERSEDED)
+from models.points import (ADJUST, EARN, EXPIRE, GROWTH, LIMITED, OUTRANKED, PAID, POINTS, REFUNDED,
+                           REVERSE, SPEND, SUPERSEDED)
 
 
 class NotEnoughPoints(Exception):
@@ -56,7 +56,7 @@ def _decide(book: Book, member: Member, rule: Rule, key: str, source: tuple[str,
         return _added(book, award)
     if rule.group:
         standing = _standing(book, member, rule.group, at)
-        if standing is not None and _net(standing) >= (points, growth):
+        if standing is not None and (standing.computed_points, standing.growth) >= (points, growth):
             award.status = OUTRANKED
             return _added(book, award)
         if standing is not None:
@@ -95,7 +95,7 @@ def _frequency_used(book: Book, member: Member, rule: Rule, at: datetime) -> boo
         return False
     query = select(func.count()).select_from(Award).where(
         Award.member_id == member.id, Award.rule_code == rule.code,
-        Award.status.in_((PAID, SUPERSEDED)))
+        Award.status.in_((PAID, SUPERSEDED, REFUNDED)))
     bounds = period_bounds(per, at)
     if bounds:
         query = query.where(Award.occurred_at >= bounds[0], Award.occurred_at < bounds[1])
@@ -103,17 +103,14 @@ def _frequency_used(book: Book, member: Member, rule: Rule, at: datetime) -> boo
 
 
 def _standing(book: Book, member: Member, group: str, at: datetime) -> Award | None:
-    """The award of `group` that stands in the window holding `at` (at most one does)."""
+    """The award of `group` that stands in the window holding `at` (at most one does). Awards
+    compare as decided (before caps: a capped award still is the largest); a fully refunded
+    one no longer stands (purchases.py marks it REFUNDED)."""
     start, end = period_bounds(book.policy.group_window(group), at)
     return book.db.scalar(select(Award).where(
         Award.member_id == member.id, Award.group == group, Award.status == PAID,
         Award.occurred_at >= start, Award.occurred_at < end)
-        .order_by((Award.points - Award.points_reversed).desc(), Award.id).limit(1))
-
-
-def _net(award: Award) -> tuple[int, int]:
-    """What an award still gives: a refunded order no longer outranks a birthday."""
-    return award.points - award.points_reversed, award.growth - award.growth_reversed
+        .order_by(Award.computed_points.desc(), Award.growth.desc(), Award.id).limit(1))
 
 
 def _within_caps(book: Book, member: Member, points: int, at: datetime) -> int:
@@ -135,7 +132,8 @@ def reverse(book: Book, award: Award, points: int, growth: int, cause: str, reas
     below a zero balance (points already spent stay spent: the shortfall is in the reason).
     `cause` names the reversal (a refund id, the award that outranked it): one entry per cause."""
     member = book.lock(award.member_id)
-    points = min(points, award.points - award.points_reversed)
+    # Points of this award that expired already left the balance: they are not taken again.
+    points = min(points, award.points - award.points_reversed - _expired(book, award))
     growth = min(growth, award.growth - award.growth_reversed)
     award.points_reversed += points
     award.growth_reversed += growth
@@ -157,13 +155,30 @@ def reverse(book: Book, award: Award, points: int, growth: int, cause: str, reas
     return taken, grown
 
 
+def _expired(book: Book, award: Award) -> int:
+    lot = book.db.scalar(select(PointsLot.id).join(LedgerEntry, PointsLot.entry_id == LedgerEntry.id)
+                         .where(LedgerEntry.award_id == award.id, LedgerEntry.ledger == POINTS))
+    if lot is None:
+        return 0
+    return -(book.db.scalar(select(func.coalesce(func.sum(LedgerEntry.delta), 0)).where(
+        LedgerEntry.kind == EXPIRE, LedgerEntry.source_type == "lot", LedgerEntry.source_id == str(lot))) or 0)
+
+
+def _mine(entry: LedgerEntry | None, member_id: int) -> LedgerEntry | None:
+    """An entry found by key, which must be this member's: a source used by another member is
+    a caller's mistake, never an answer."""
+    if entry is not None and entry.member_id != member_id:
+        raise ValueError(f"{entry.key} belongs to another member")
+    return entry
+
+
 def spend(book: Book, member_id: int, points: int, source_type: str, source_id, reason: str) -> LedgerEntry:
     """Spend points once per (source_type, source_id); NotEnoughPoints when they do not suffice."""
     if points <= 0:
         raise ValueError("a spend takes a positive number of points")
     key = f"spend:{source_type}:{source_id}"
     member = book.lock(member_id)
-    found = book.entry(key)
+    found = _mine(book.entry(key), member_id)
     if found is not None:
         return found
     expire_due(book, member)
@@ -177,7 +192,7 @@ def adjust(book: Book, member_id: int, delta: int, reason: str, actor: str, key:
     """An operator's correction, once per key; a deduction beyond the balance is refused."""
     member = book.lock(member_id)
     entry_key = f"adjust:{key}"
-    found = book.entry(entry_key)
+    found = _mine(book.entry(entry_key), member_id)
     if found is not None:
         return found
     source = ("adjust", key)

@@ -11,6 +11,7 @@ from bot.points.engine import fire, reverse
 from bot.points.ledger import Book
 from bot.points.policy import CST
 from models import Award, Fan, Member, Purchase, Refund
+from models.points import PAID, REFUNDED
 
 
 class PurchaseError(Exception):
@@ -96,6 +97,8 @@ def refund_purchase(book: Book, *, order_id: str, refund_id: str, amount_fen: in
         taken, grown = reverse(book, award, share(award.points), share(award.growth),
                                cause=f"refund:{refund.id}", reason=f"订单 {order_id} 退款")
         points, growth = points + taken, growth + grown
+        if after == purchase.amount_fen and award.status == PAID:
+            award.status = REFUNDED
     refund.points_reversed, refund.growth_reversed = points, growth
     return Outcome(False, points, growth)
 
