@@ -11,7 +11,7 @@ already made. In order, for each rule in force for the trigger and active at the
 """
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from bot.points.ledger import Book
 from bot.points.levels import REVERSAL, RISE, settle_level
@@ -114,16 +114,21 @@ def _standing(book: Book, member: Member, group: str, at: datetime) -> Award | N
 
 
 def _within_caps(book: Book, member: Member, points: int, at: datetime) -> int:
-    """`points`, cut to what the member's day and month caps still allow (net of reversals)."""
-    for period in ("day", "month"):
-        cap = book.policy.cap(period)
-        if cap is None or points <= 0:
-            continue
-        start, end = period_bounds(period, at)
-        used = book.db.scalar(select(func.coalesce(func.sum(Award.points - Award.points_reversed), 0))
-                              .where(Award.member_id == member.id, Award.occurred_at >= start,
-                                     Award.occurred_at < end))
-        points = max(0, min(points, cap - used))
+    """`points`, cut to what the member's day and month caps still allow (net of reversals).
+    One query for both: the day lies within the month."""
+    day_cap, month_cap = book.policy.cap("day"), book.policy.cap("month")
+    if points <= 0 or (day_cap is None and month_cap is None):
+        return points
+    day, month = period_bounds("day", at), period_bounds("month", at)
+    net = Award.points - Award.points_reversed
+    in_day = (Award.occurred_at >= day[0]) & (Award.occurred_at < day[1])
+    used_day, used_month = book.db.execute(select(
+        func.coalesce(func.sum(case((in_day, net), else_=0)), 0), func.coalesce(func.sum(net), 0))
+        .where(Award.member_id == member.id, Award.occurred_at >= month[0],
+               Award.occurred_at < month[1])).one()
+    for cap, used in ((day_cap, used_day), (month_cap, used_month)):
+        if cap is not None:
+            points = max(0, min(points, cap - used))
     return points
 
 

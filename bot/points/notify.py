@@ -29,6 +29,8 @@ def deliver(db: Session, notices: list[tuple[int, str]], enqueue, now: datetime,
             outbox: Outbox | None = None) -> None:
     """One message per member (their notices joined, in order): in the passive reply when the
     member is the person being answered, else pending for a customer-service message."""
+    if not notices:
+        return
     texts: dict[int, list[str]] = {}
     for member_id, text in notices:
         texts.setdefault(member_id, []).append(text)

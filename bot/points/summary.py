@@ -11,6 +11,7 @@ from models.points import POINTS
 
 RECENT = 5
 DETAIL = 20
+EXPIRY_SCAN = 20      # lots read to total the next expiry day
 
 
 def overview(book: Book, member: Member) -> str:
@@ -50,12 +51,16 @@ def line(entry: LedgerEntry) -> str:
 
 
 def expiring(db: Session, member_id: int, now: datetime) -> tuple[int, date] | None:
-    """(points, last day) of the member's next expiry, if any of their points expire."""
+    """(points, last day) of the member's next expiry, if any of their points expire: the
+    soonest few open lots in one index range (a second query only if they all end that day)."""
     open_lots = (PointsLot.member_id == member_id, PointsLot.remaining > 0, PointsLot.expires_at > now)
-    first = db.scalar(select(PointsLot.expires_at).where(*open_lots).order_by(PointsLot.expires_at).limit(1))
-    if first is None:
+    rows = db.execute(select(PointsLot.expires_at, PointsLot.remaining).where(*open_lots)
+                      .order_by(PointsLot.expires_at).limit(EXPIRY_SCAN)).all()
+    if not rows:
         return None
-    day = Policy.last_day(first)
-    next_day = datetime.combine(day + timedelta(days=1), time(), CST)
-    total = db.scalar(select(func.sum(PointsLot.remaining)).where(*open_lots, PointsLot.expires_at <= next_day))
-    return total, day
+    day = Policy.last_day(rows[0][0])
+    if len(rows) == EXPIRY_SCAN and Policy.last_day(rows[-1][0]) == day:
+        until = datetime.combine(day + timedelta(days=1), time(), CST)
+        return db.scalar(select(func.sum(PointsLot.remaining)).where(*open_lots,
+                                                                     PointsLot.expires_at <= until)), day
+    return sum(left for expires, left in rows if Policy.last_day(expires) == day), day
