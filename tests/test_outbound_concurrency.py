@@ -1,36 +1,11 @@
 """Several workers (and the webhook) delivering to one person at the same moment: each message
 leaves exactly once (DESIGN.md Outbound; row locks on PostgreSQL, BEGIN IMMEDIATE on SQLite)."""
-import threading
-
+from concurrency_support import at_once
 from outbound_support import CUSTOM_SEND, bulky, custom_texts, deliver_now, states
 from outbound_support import relay  # noqa: F401  (fixture)
 
 from bot.outbound import SEPARATOR
 from handlers.common import FALLBACK
-
-
-def at_once(*actions) -> list:
-    """Run the actions in threads released together; their results, re-raising any error."""
-    start = threading.Barrier(len(actions))
-    results: list = [None] * len(actions)
-    errors: list[BaseException] = []
-
-    def run(n, action):
-        try:
-            start.wait(timeout=10)
-            results[n] = action()
-        except BaseException as exc:   # surfaced below, in the test's own thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n, a)) for n, a in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    if errors:
-        raise errors[0]
-    return results
 
 
 def test_concurrent_delivery_runs_send_each_message_once(relay, phone, world, jobs):
@@ -41,7 +16,7 @@ def test_concurrent_delivery_runs_send_each_message_once(relay, phone, world, jo
     for text in texts:
         alice.text(f"告诉 bob {text}")
 
-    at_once(*[lambda: deliver_now(relay, bob)] * 4)
+    at_once([lambda: deliver_now(relay, bob)] * 4)
     jobs.run_all()
 
     assert custom_texts(world, bob) == texts
@@ -60,7 +35,7 @@ def test_delivery_job_racing_the_persons_own_reply_sends_each_message_once(relay
     for text in texts:
         alice.text(f"告诉 bob {text}")       # their delivery jobs stay queued for now
 
-    reply, _ = at_once(lambda: bob.text("好的"), lambda: deliver_now(relay, bob))
+    reply, _ = at_once([lambda: bob.text("好的"), lambda: deliver_now(relay, bob)])
     jobs.run_all()
 
     passive = reply.split(SEPARATOR)

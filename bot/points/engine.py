@@ -138,7 +138,7 @@ def reverse(book: Book, award: Award, points: int, growth: int, cause: str, reas
     `cause` names the reversal (a refund id, the award that outranked it): one entry per cause."""
     member = book.lock(award.member_id)
     # Points of this award that expired already left the balance: they are not taken again.
-    points = min(points, award.points - award.points_reversed - _expired(book, award))
+    points = max(0, min(points, award.points - award.points_reversed - _expired(book, award)))
     growth = min(growth, award.growth - award.growth_reversed)
     award.points_reversed += points
     award.growth_reversed += growth
@@ -185,6 +185,8 @@ def spend(book: Book, member_id: int, points: int, source_type: str, source_id, 
     member = book.lock(member_id)
     found = _mine(book.entry(key), member_id)
     if found is not None:
+        if -found.delta != points:     # the same order spending another amount is a caller's bug
+            raise ValueError(f"{key} already spent {-found.delta} points, not {points}")
         return found
     expire_due(book, member)
     if member.points < points:

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot import points
 from bot.phones import mask_phone
@@ -47,9 +48,11 @@ def import_purchases(app: Flask, path: Path, skip_bad: bool) -> None:
                     outcome = record_purchase(book, order_id=order.order_id, member_id=order.member_id,
                                               amount_fen=order.amount_fen, paid_at=order.paid_at,
                                               payment_method=order.payment_method, source="import")
-            except PurchaseError as exc:     # changed since the check (another import, the API)
-                bad.append((order.line, exc.message))
-                click.echo(f"\n{path}:{order.line}: {exc.message}", err=True)
+            except (PurchaseError, IntegrityError) as exc:   # changed since the check (the API, another import)
+                message = exc.message if isinstance(exc, PurchaseError) else \
+                    f"order {order.order_id} was recorded by another caller meanwhile"
+                bad.append((order.line, message))
+                click.echo(f"\n{path}:{order.line}: {message}", err=True)
                 continue
             if outcome.replayed:
                 replayed += 1
