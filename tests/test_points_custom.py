@@ -1,9 +1,10 @@
 """Custom rules paid by an operator (`points award`), and exclusive groups after a refund."""
 
+import pytest
 from sqlalchemy import select
 
 from bot import points
-from bot.points.engine import fire
+from bot.points.engine import fire, spend
 from bot.points.policy import load
 from bot.points.purchases import record_purchase, refund_purchase
 from bot.points.rules_file import parse
@@ -90,3 +91,17 @@ def test_a_partly_refunded_order_still_outranks_a_smaller_award(app, db, clock):
         assert (birthday.status, birthday.points) == ("outranked", 0)
     db.expire_all()
     assert db.get(Member, member_id).points == 250
+
+
+def test_a_spend_retried_with_another_amount_is_refused(app, db):
+    """The same mall order spending once: a retry with the same amount is answered by the first
+    entry; one with another amount is the caller's bug and is refused, nothing changes."""
+    member_id = setup(app, db)
+    app.test_cli_runner().invoke(args=["points", "award", "13800001111", "--rule", "visit", "--event", "A"])
+    with points.transaction(app) as book:
+        first = spend(book, member_id, 10, "mall", "M1", "兑换")
+        assert spend(book, member_id, 10, "mall", "M1", "兑换").id == first.id
+    with pytest.raises(ValueError), points.transaction(app) as book:
+        spend(book, member_id, 20, "mall", "M1", "兑换")
+    db.expire_all()
+    assert db.get(Member, member_id).points == 20
