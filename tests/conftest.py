@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import fakeredis
 import pytest
+from hypothesis import settings
 from redis import Redis
 from rq import SimpleWorker
 from sqlalchemy import create_engine, text
@@ -22,6 +23,12 @@ from bot.sandbox.state import SandboxWeChat
 from models import Account, Base
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
+
+# Property tests draw the same examples on every run, so CI's verdict does not depend on luck;
+# `pytest --hypothesis-profile=explore` draws fresh ones to hunt for bugs.
+settings.register_profile("default", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("default")
 
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")

@@ -137,8 +137,10 @@ class Run:
 
     def spend(self, n, amount, source):
         m = self.member(n)
-        return lambda: self.fifo(m, amount, lambda book: spend(book, m, amount, "mall", f"{m}-{source}",
-                                                                "商城兑换"))
+        # A mall order spends one amount: the same order again is a retry (another amount would
+        # be a caller's bug, refused by spend itself; tests/test_points_custom.py).
+        return lambda: self.fifo(m, amount, lambda book: spend(book, m, amount, "mall",
+                                                                f"{m}-{source}-{amount}", "商城兑换"))
 
     def adjust(self, n, delta, key):
         m = self.member(n)
