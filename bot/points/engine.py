@@ -163,10 +163,8 @@ def reverse(book: Book, award: Award, points: int, growth: int, cause: str, reas
 def _expired(book: Book, award: Award) -> int:
     lot = book.db.scalar(select(PointsLot.id).join(LedgerEntry, PointsLot.entry_id == LedgerEntry.id)
                          .where(LedgerEntry.award_id == award.id, LedgerEntry.ledger == POINTS))
-    if lot is None:
-        return 0
-    return -(book.db.scalar(select(func.coalesce(func.sum(LedgerEntry.delta), 0)).where(
-        LedgerEntry.kind == EXPIRE, LedgerEntry.source_type == "lot", LedgerEntry.source_id == str(lot))) or 0)
+    expiry = book.entry(f"expire:{lot}") if lot is not None else None    # a lot expires once
+    return -expiry.delta if expiry is not None else 0
 
 
 def _mine(entry: LedgerEntry | None, member_id: int) -> LedgerEntry | None:
@@ -215,6 +213,11 @@ def adjust(book: Book, member_id: int, delta: int, reason: str, actor: str, key:
     else:
         raise ValueError("an adjustment changes the balance")
     return book.entry(entry_key)
+
+
+def has_due_lots(db, member_id: int, now: datetime) -> bool:
+    return db.scalar(select(PointsLot.id).where(PointsLot.member_id == member_id, PointsLot.remaining > 0,
+                                                PointsLot.expires_at <= now).limit(1)) is not None
 
 
 def expire_due(book: Book, member: Member) -> int:

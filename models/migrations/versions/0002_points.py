@@ -148,6 +148,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('key', name=op.f('uq_ledger_entry_key'))
     )
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
+        batch_op.create_index('ix_ledger_entry_award_id', ['award_id'], unique=False)
         batch_op.create_index('ix_ledger_entry_member_ledger_id', ['member_id', 'ledger', 'id'], unique=False)
 
     op.create_table('refund',
@@ -178,8 +179,10 @@ def upgrade() -> None:
     sa.UniqueConstraint('entry_id', name=op.f('uq_points_lot_entry_id'))
     )
     with op.batch_alter_table('points_lot', schema=None) as batch_op:
-        batch_op.create_index('ix_points_lot_expires', ['expires_at'], unique=False)
-        batch_op.create_index('ix_points_lot_member_open', ['member_id', 'remaining', 'expires_at'], unique=False)
+        batch_op.create_index('ix_points_lot_expires', ['expires_at'], unique=False,
+                              postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
+        batch_op.create_index('ix_points_lot_member_open', ['member_id', 'expires_at'], unique=False,
+                              postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
 
     with op.batch_alter_table('fan', schema=None) as batch_op:
         batch_op.add_column(sa.Column('member_id', sa.Integer(), nullable=True))
@@ -202,6 +205,7 @@ def downgrade() -> None:
     op.drop_table('refund')
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_entry_member_ledger_id')
+        batch_op.drop_index('ix_ledger_entry_award_id')
 
     op.drop_table('ledger_entry')
     with op.batch_alter_table('purchase', schema=None) as batch_op:
