@@ -265,7 +265,6 @@ def main(argv=None) -> int:
     return 0 if ok else 1
 
 
-
 if __name__ == "__main__":
     try:
         sys.exit(main())

@@ -28,8 +28,13 @@ def _member(ctx) -> tuple[Book, Member] | tuple[None, None]:
     return book, member
 
 
-def _answer(ctx, book: Book, text: str) -> str:
-    # An expiry applied just now is news too; it joins the passive reply, before the answer.
+def _show(ctx, render) -> str:
+    """The member's `render(book, member)`, after any expiry noticed just now (news too: it joins
+    the passive reply before the answer); the binding offer for a fan who is not a member."""
+    book, member = _member(ctx)
+    if book is None:
+        return NOT_A_MEMBER
+    text = render(book, member)
     deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
     return text
 
@@ -38,19 +43,13 @@ def _answer(ctx, book: Book, text: str) -> str:
 @router.click(MenuKey.MY_POINTS)
 def my_points(ctx, msg):
     """Shows the balance, level, growth to the next level and the last five entries."""
-    book, member = _member(ctx)
-    if book is None:
-        return NOT_A_MEMBER
-    return _answer(ctx, book, overview(book, member))
+    return _show(ctx, overview)
 
 
 @router.text("积分明细")
 def points_details(ctx, msg):
     """Lists the member's last twenty points entries with their reasons."""
-    book, member = _member(ctx)
-    if book is None:
-        return NOT_A_MEMBER
-    return _answer(ctx, book, details(book, member))
+    return _show(ctx, details)
 
 
 @router.text("签到")
