@@ -216,6 +216,7 @@ def adjust(book: Book, member_id: int, delta: int, reason: str, actor: str, key:
 
 
 def has_due_lots(db, member_id: int, now: datetime) -> bool:
+    """Whether any of the member's points have reached their expiry (a read, no lock)."""
     return db.scalar(select(PointsLot.id).where(PointsLot.member_id == member_id, PointsLot.remaining > 0,
                                                 PointsLot.expires_at <= now).limit(1)) is not None
 
