@@ -5,10 +5,13 @@ from models.event import Event
 from models.fan import Fan
 from models.keyword import KeywordReply
 from models.member import Member
+from models.org import Company, Staff, Store
 from models.outbound import OutboundMessage
 from models.points import Award, LedgerEntry, LevelChange, PointsLot, PointsPolicy, PointsRule
 from models.purchase import Integration, Purchase, Refund
+from models.referral import Referral
+from models.tag import WechatTag
 
 __all__ = ["Account", "Award", "Base", "Event", "Fan", "Integration", "KeywordReply",
            "LedgerEntry", "LevelChange", "Member", "OutboundMessage", "PointsLot", "PointsPolicy",
-           "PointsRule", "Purchase", "Refund"]
+           "PointsRule", "Purchase", "Referral", "Refund", "Staff", "Store", "Company", "WechatTag"]

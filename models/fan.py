@@ -1,7 +1,7 @@
 """A follower of one account. Openids never cross accounts (WECHAT-PLATFORM.md §7.7)."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, intpk, timestamp
@@ -11,7 +11,13 @@ class Fan(Base):
     """Follow state and history of one (account, openid); attribution is first touch."""
 
     __tablename__ = "fan"
-    __table_args__ = (UniqueConstraint("account_id", "openid"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "openid"),
+        # One fan per person per account: a phone bound to one fan of an account cannot be bound
+        # by another fan of it (issue #4). The index, not a check before writing, decides a race.
+        Index("uq_fan_account_member", "account_id", "member_id", unique=True,
+              postgresql_where=text("member_id IS NOT NULL"), sqlite_where=text("member_id IS NOT NULL")),
+    )
     id: Mapped[intpk]
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     openid: Mapped[str] = mapped_column(String(64))
@@ -27,6 +33,8 @@ class Fan(Base):
     # accounts of one person share it, so points and history are one.
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"),
                                                   index=True)
+    # The menu-role tag (粉丝 / 会员 / 员工) this fan should carry on WeChat (models/tag.py).
+    role_tag: Mapped[str] = mapped_column(String(8), default="粉丝")
     created_at: Mapped[timestamp]
 
     def __repr__(self) -> str:

@@ -1,7 +1,7 @@
 """A member: one person, keyed by their verified phone, whatever accounts they follow (DESIGN.md)."""
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, intpk, timestamp
@@ -24,6 +24,8 @@ class Member(Base):
     growth: Mapped[int] = mapped_column(BigInteger, default=0)     # decides the level
     level: Mapped[str] = mapped_column(String(32), default="")     # a level code of the policy
     level_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    home_store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id", ondelete="SET NULL"))
+    imported: Mapped[bool] = mapped_column(default=False)    # brought in from the old CRM
     created_at: Mapped[timestamp]
 
     def __repr__(self) -> str:

@@ -1,0 +1,35 @@
+"""Who a fan is to the bot (粉丝, 会员, 员工), and the menu-role tag that shows it on WeChat.
+
+A fan carries exactly one menu-role tag, applied last, because a conditional menu matches the
+last tag applied to a fan (WECHAT-PLATFORM.md §4.5/§4.6, ANCHORS.md §3.10). The fan row says which
+tag it should carry; a job (workers/tags.py) makes WeChat agree, whatever happened in between.
+"""
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Fan, Staff
+from models.tag import FAN_ROLE, MEMBER_ROLE, STAFF_ROLE
+
+__all__ = ["FAN_ROLE", "MEMBER_ROLE", "STAFF_ROLE", "active_staff", "role_for", "set_role"]
+
+
+def set_role(fan: Fan, role: str, enqueue) -> None:
+    """Give the fan a menu role; the tag job follows the commit (safe to ask twice)."""
+    if fan.role_tag == role:
+        return
+    fan.role_tag = role
+    # `high`: the new menu should be there when the person looks again (seconds, not minutes).
+    enqueue("workers.tags.apply_role_tag", fan.id, queue="high", retry=(5, 15, 60))
+
+
+def active_staff(db: Session, member_id: int | None) -> Staff | None:
+    """The active roster entry linked to this member (deactivation takes effect at once)."""
+    if member_id is None:
+        return None
+    return db.scalar(select(Staff).where(Staff.member_id == member_id, Staff.active))
+
+
+def role_for(db: Session, fan: Fan) -> str:
+    if fan.member_id is None:
+        return FAN_ROLE
+    return STAFF_ROLE if active_staff(db, fan.member_id) else MEMBER_ROLE
