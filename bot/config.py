@@ -25,6 +25,8 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "SECRET_KEY": env.get("SECRET_KEY"),
         "SMS_BACKEND": env.get("SMS_BACKEND") or "console",
         "SMS_HTTP_URL": env.get("SMS_HTTP_URL"),
+        "SMS_HTTP_TOKEN": env.get("SMS_HTTP_TOKEN"),          # sent as a Bearer token, if set
+        "SMS_HTTP_TIMEOUT": float(env.get("SMS_HTTP_TIMEOUT") or 5),
         "WECHAT_API_BASE": env.get("WECHAT_API_BASE"),
         "WECHAT_OAUTH_BASE": env.get("WECHAT_OAUTH_BASE"),
         "WECHAT_HTTP_TIMEOUT": float(env.get("WECHAT_HTTP_TIMEOUT") or 5),
@@ -47,6 +49,10 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         cfg["JOBS_INLINE"] = cfg["REDIS_URL"] is None and cfg.get("REDIS") is None
     if not cfg["JOBS_INLINE"] and not (cfg["REDIS_URL"] or cfg.get("REDIS")):
         raise RuntimeError("JOBS_INLINE=0 needs REDIS_URL: rq workers read jobs from a Redis server")
+    if cfg["SMS_BACKEND"] not in ("console", "http"):
+        raise RuntimeError("SMS_BACKEND is console or http")
+    if cfg["SMS_BACKEND"] == "http" and not cfg["SMS_HTTP_URL"]:
+        raise RuntimeError("SMS_BACKEND=http needs SMS_HTTP_URL")
     if not cfg["SECRET_KEY"]:
         if not (cfg["SANDBOX"] or cfg.get("TESTING")):
             raise RuntimeError("SECRET_KEY must be set when the sandbox is off")

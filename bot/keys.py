@@ -247,3 +247,33 @@ def sandbox_oauth_token(token: str) -> str:
 def sandbox_oauth_refresh(refresh_token: str) -> str:
     """JSON {appid, openid, scope, expires_at} of a refresh token; SANDBOX_OAUTH_REFRESH_TTL."""
     return f"sandbox:oauth-refresh:{refresh_token}"
+
+
+# --- phone binding (issue #4) -----------------------------------------------------------------
+# The verification code a fan was sent: {phone, code, sent_at, wrong}. Its TTL is the code's life.
+SMS_CODE_TTL = 5 * 60
+
+
+def sms_code(account: str, openid: str) -> str:
+    return f"sms:code:{account}:{openid}"
+
+
+# Codes sent today (China date in the key) to one phone, and to one fan; kept two days so a
+# counter never outlives its day by much, whatever the server's time zone.
+SMS_DAILY_TTL = 2 * 24 * 3600
+
+
+def sms_daily_phone(phone: str, day: str) -> str:
+    return f"sms:day:{day}:phone:{phone}"
+
+
+def sms_daily_fan(account: str, openid: str, day: str) -> str:
+    return f"sms:day:{day}:fan:{account}:{openid}"
+
+
+# The console SMS backend's outbox (the sandbox chat shows it): recent texts, newest last.
+SANDBOX_SMS_TTL = 24 * 3600
+
+
+def sandbox_sms() -> str:
+    return "sandbox:sms"

@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 from models import Fan, Staff
 from models.tag import FAN_ROLE, MEMBER_ROLE, STAFF_ROLE
 
-__all__ = ["FAN_ROLE", "MEMBER_ROLE", "STAFF_ROLE", "active_staff", "role_for", "set_role"]
+__all__ = ["FAN_ROLE", "MEMBER_ROLE", "STAFF_ROLE", "MEMBER_COMMANDS", "STAFF_COMMANDS", "active_staff",
+           "role_for", "set_role"]
+
+# What "帮助" lists for each role (features add their commands as they arrive).
+MEMBER_COMMANDS = ["回复“积分”查看积分和等级，“积分明细”查看明细", "回复“签到”每日签到",
+                   "回复“我的”查看会员信息"]
+STAFF_COMMANDS = ["回复“我的”查看员工信息", "回复“帮助”查看可用的员工命令"]
 
 
 def set_role(fan: Fan, role: str, enqueue) -> None:

@@ -9,15 +9,6 @@ USER_MESSAGES = frozenset({"text", "image", "voice", "video", "shortvideo", "loc
 
 FALLBACK = "没太明白您的意思。请点击下方菜单选择服务，或回复“帮助”。"
 UNKNOWN_MENU = "这个功能还在准备中，请稍后再来。"
-HELP = "您可以：\n· 点击下方菜单使用各项服务\n· 随时回复“取消”退出当前操作"
-
-
-@router.text("帮助", "help")
-def help_text(ctx, msg):
-    """Lists what the person can do."""
-    return HELP
-
-
 @router.event("click")
 def unknown_menu(ctx, msg):
     """A menu key no feature handles yet still gets an answer."""

@@ -12,6 +12,7 @@ from bot.points.notify import deliver
 router = Router("subscribe")
 
 DEFAULT_WELCOME = "欢迎关注！点击下方菜单开始使用，回复“帮助”查看可以做什么。"
+BIND_OFFER = "回复“绑定”验证手机号，成为会员即送积分。"
 
 
 def record_scene(fan, scene: str | None) -> None:
@@ -37,7 +38,8 @@ def followed(ctx, msg):
         book = Book(ctx.db, ctx.now)
         fire(book, fan.member_id, "follow", "fan", fan.id)
         deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
-    return ctx.account.welcome_text or DEFAULT_WELCOME
+    welcome = ctx.account.welcome_text or DEFAULT_WELCOME
+    return welcome if fan.member_id is not None else f"{welcome}\n\n{BIND_OFFER}"
 
 
 @router.event("scan")

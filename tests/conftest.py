@@ -20,6 +20,7 @@ from bot.clock import FrozenClock
 from bot.jobs import QUEUES
 from bot.sandbox.phone import Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
+from handlers.subscribe import BIND_OFFER
 from models import Account, Base
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
@@ -38,6 +39,8 @@ SAMPLE = dict(slug="hq", type="service", verified=True, appid="wx2c2769f8efd9abc
               token="spamtest", aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
               original_id="gh_10f6c3c3ac5a", name="HQ", welcome_text="欢迎关注总部服务号！",
               notice_template_id="TPL_NEW_MESSAGES")
+# What a fan who is not a member hears on following: the account's welcome, then the binding offer.
+WELCOME = f"{SAMPLE['welcome_text']}\n\n{BIND_OFFER}"
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from bot.protocol import fingerprint, parse
 from bot.routes import ROUTERS
 from bot.sessions import PENDING
 from models import Event, Fan
+from tests.conftest import WELCOME
 
 JOB = "workers.messaging.deliver_pending"
 
@@ -103,7 +104,7 @@ def test_a_follow_delivered_three_times_follows_once(app, wx):
     """§2: an event has no MsgId; FromUserName+CreateTime+Event dedupes the subscribe retries."""
     xml = wx.xml({"MsgType": "event", "Event": "subscribe"})
     replies = [wx.deliver(xml) for _ in range(3)]
-    assert [r.content for r in replies] == ["欢迎关注总部服务号！"] * 3
+    assert [r.content for r in replies] == [WELCOME] * 3
     assert fan(app, wx.openid).follow_count == 1
     assert [e.type for e in events(app)] == ["subscribe"]
 

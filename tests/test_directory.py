@@ -1,19 +1,21 @@
 """The account directory: one lookup per minute per account, changes through the CLI seen at once."""
+from handlers.subscribe import BIND_OFFER
 from sqlalchemy import select
 
 from bot import keys
 from models import Account, Event
+from tests.conftest import WELCOME
 
 
 def test_a_cli_change_is_seen_by_the_next_push(app, wx, account, clock):
-    assert wx.follow() == "欢迎关注总部服务号！"
+    assert wx.follow() == WELCOME
     assert app.extensions["redis"].ttl(keys.account("hq")) <= keys.ACCOUNT_TTL
     result = app.test_cli_runner().invoke(args=[
         "accounts", "add", "hq", "--type", "service", "--appid", account.appid, "--secret", "s",
         "--token", account.token, "--welcome", "新的欢迎语"])
     assert result.exit_code == 0, result.output
     clock.advance(seconds=1)      # a new push, not WeChat's retry of the first
-    assert wx.follow() == "新的欢迎语"
+    assert wx.follow() == f"新的欢迎语\n\n{BIND_OFFER}"
 
 
 def test_pushes_do_not_query_the_account_while_it_is_cached(app, wx, account, monkeypatch):

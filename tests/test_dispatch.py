@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from bot import keys, pipeline
 from bot.dispatch import END, PASS, Dispatcher, Router, Turn, text_of
 from bot.routes import ROUTERS
-from handlers.common import FALLBACK, HELP, UNKNOWN_MENU
+from handlers.common import FALLBACK, UNKNOWN_MENU
+from handlers.me import FAN_HELP as HELP
 from models import Event, Fan, KeywordReply, OutboundMessage
 from models.keyword import EXACT
 

@@ -5,9 +5,10 @@ import pytest
 from sqlalchemy import select
 
 from handlers.common import FALLBACK
-from handlers.subscribe import DEFAULT_WELCOME
+from handlers.subscribe import BIND_OFFER, DEFAULT_WELCOME
 from models import Fan, KeywordReply
 from models.keyword import CONTAINS, EXACT
+from tests.conftest import WELCOME
 
 
 def fan(app, phone) -> Fan:
@@ -18,7 +19,7 @@ def fan(app, phone) -> Fan:
 
 def test_a_follow_is_welcomed_with_the_accounts_text(app, wx):
     """§3.3: a plain subscribe may be answered; the fan is recorded as following."""
-    assert wx.follow() == "欢迎关注总部服务号！"
+    assert wx.follow() == WELCOME
     row = fan(app, wx)
     assert (row.following, row.follow_count, row.first_scene, row.last_scene) == (True, 1, None, None)
     assert row.followed_at is not None
@@ -28,13 +29,13 @@ def test_an_account_without_a_welcome_text_uses_the_default(make_account, phone)
     """An empty welcome_text still gets the person a welcome."""
     sub = make_account(slug="sub", type="subscription", appid="wx0000000000000sub", original_id="gh_sub",
                        welcome_text="")
-    assert phone("carol", account=sub).follow() == DEFAULT_WELCOME
+    assert phone("carol", account=sub).follow() == f"{DEFAULT_WELCOME}\n\n{BIND_OFFER}"
 
 
 def test_the_first_qr_code_stays_the_fans_source_and_later_scans_move_only_the_last(app, wx, clock):
     """§3.3: subscribe via qrscene_123 records scene 123 as first touch; a later SCAN only moves
     last_scene and gets no reply of its own."""
-    assert wx.follow("123") == "欢迎关注总部服务号！"
+    assert wx.follow("123") == WELCOME
     row = fan(app, wx)
     assert (row.first_scene, row.last_scene) == ("123", "123")
     clock.advance(seconds=5)
@@ -61,7 +62,7 @@ def test_unfollow_is_silent_and_a_refollow_counts_again(app, wx, clock):
     assert (row.following, row.follow_count) == (False, 1)
     assert row.unfollowed_at == clock.now()
     clock.advance(days=1)
-    assert wx.follow("555") == "欢迎关注总部服务号！"
+    assert wx.follow("555") == WELCOME
     row = fan(app, wx)
     assert (row.following, row.follow_count, row.first_scene) == (True, 2, "555")
 

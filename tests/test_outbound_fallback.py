@@ -6,7 +6,8 @@ from outbound_support import (CUSTOM_SEND, TEMPLATE_SEND, custom_texts, deliver_
                               run_due_retries, states)
 from outbound_support import relay  # noqa: F401  (fixture)
 
-from handlers.common import FALLBACK, HELP
+from handlers.common import FALLBACK
+from handlers.me import FAN_HELP as HELP
 
 
 def never_wrote(bob, clock):

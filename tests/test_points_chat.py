@@ -18,6 +18,7 @@ from handlers.points import NOT_A_MEMBER
 from menus.definition import MenuKey
 from models import Award, Fan, LedgerEntry, Member, OutboundMessage, PointsLot
 from models.outbound import PENDING, SENT
+from tests.conftest import WELCOME
 
 RULES = """
 levels:
@@ -220,7 +221,7 @@ def test_a_member_earns_the_follow_rule_once_whichever_account(app, phone, make_
 
 def test_a_fan_who_is_not_a_member_earns_nothing_by_following(phone, db):
     """§2 follow: only members earn; a fan who binds later gets it then (issue #4)."""
-    assert phone("bob").follow() == "欢迎关注总部服务号！"
+    assert phone("bob").follow() == WELCOME        # with the binding offer
     assert db.scalar(select(func.count()).select_from(Award)) == 0
 
 

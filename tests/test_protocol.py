@@ -17,6 +17,7 @@ from handlers.common import FALLBACK, UNKNOWN_MENU
 from models import Event, KeywordReply, OutboundMessage
 from models.keyword import EXACT
 from models.outbound import PENDING
+from tests.conftest import WELCOME
 
 # §8 V0 / V1: Tencent's sample account and push.
 TOKEN, APPID, AES_KEY = "spamtest", "wx2c2769f8efd9abc2", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -107,7 +108,7 @@ def test_official_encrypted_sample_is_decrypted_and_answered_encrypted(app, acco
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("act, expected", [
     (lambda p: p.text("你好"), FALLBACK),
-    (lambda p: p.follow(), "欢迎关注总部服务号！"),
+    (lambda p: p.follow(), WELCOME),
     (lambda p: p.click("NOT_A_FEATURE_YET"), UNKNOWN_MENU),
 ], ids=["text", "follow", "click"])
 def test_reply_comes_back_in_the_mode_of_the_push(phone, account, mode, act, expected):

@@ -34,6 +34,11 @@ class Book:
     def tell(self, member: Member, text: str) -> None:
         self._told.append((member.id, text))
 
+    def retell(self, member: Member, text: str) -> None:
+        """Say `text` to the member instead of what this transaction told them so far."""
+        self._told = [(who, said) for who, said in self._told if who != member.id]
+        self.tell(member, text)
+
     def level_moving(self, member: Member) -> None:
         """Called before a member's level changes: only the net change is news."""
         self._levels_before.setdefault(member.id, (member, member.level))

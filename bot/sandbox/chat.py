@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.sandbox.phone import MODES, Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
+from bot.sms import sent_texts
 
 HELP = """commands:
   any text                 send it as a text message
@@ -55,6 +56,7 @@ def chat(slug, name, aes, mode, script, url):
     phone = Phone(_poster(url), account, sandbox_openid(slug, name), mode, world, ext["clock"])
     click.echo(f"sandbox chat: {name} ({phone.openid}) on {slug}, {mode} mode. /help for commands.")
     seen = len(world.messages_to(account.appid, phone.openid))
+    texts_seen = len(sent_texts(ext["redis"]))
     lines = script if script is not None else _keyboard(name)
     for line in lines:
         line = line.strip()
@@ -76,6 +78,10 @@ def chat(slug, name, aes, mode, script, url):
             label = "客服消息" if message["kind"] == "custom" else "模板消息"
             click.echo(f"  [{label}] {message.get('content') or message['payload']}")
         seen = len(pushed)
+        texts = sent_texts(ext["redis"])     # the console SMS backend's outbox: codes to type in
+        for sms in texts[texts_seen:]:
+            click.echo(f"  [短信 {sms['phone']}] {sms['text']}")
+        texts_seen = len(texts)
 
 
 def _act(phone: Phone, line: str) -> str | None:
