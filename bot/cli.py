@@ -63,9 +63,13 @@ def mirror_all_to_sandbox(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from bot.org.cli import members_cli, staff_cli, stores_cli
     from bot.points.cli import integrations_cli, points_cli
     from bot.sandbox.chat import sandbox_cli
-    for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli, points_cli, integrations_cli):
+    from bot.unbind import members_unbind
+    members_cli.add_command(members_unbind)
+    for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli, points_cli, integrations_cli,
+                  stores_cli, staff_cli, members_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)
 
