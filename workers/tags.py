@@ -19,11 +19,11 @@ def tag_id(job, client, account: Account, name: str) -> int:
     if row is not None:
         return row.wx_id
     try:
-        wx_id = client.tag.create(name)["tag"]["id"]
+        wx_id = client.tag.create(name)["id"]          # wechatpy hands back the "tag" object
     except WeChatError as exc:
         if exc.errcode != TAG_EXISTS:
             raise
-        wx_id = next(t["id"] for t in client.tag.get()["tags"] if t["name"] == name)
+        wx_id = next(t["id"] for t in client.tag.get() if t["name"] == name)
     job.db.add(WechatTag(account_id=account.id, name=name, wx_id=wx_id))
     job.db.flush()
     return wx_id
