@@ -54,7 +54,8 @@ def bind(book: Book, fan: Fan, phone: str, enqueue) -> Bound:
             member = None
     if member is None:
         return Bound(None)
-    staff = db.scalar(select(Staff).where(Staff.phone == phone, Staff.active))
+    # Locked: a roster import deactivating this row at the same moment is waited for and seen.
+    staff = db.scalar(select(Staff).where(Staff.phone == phone, Staff.active).with_for_update())
     if staff is not None:
         staff.member_id = member.id
         member.home_store_id = member.home_store_id or staff.store_id

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import points
-from bot.org.cli import members_cli, staff_cli, stores_cli
+from bot.org import legacy as imports
 from bot.points.levels import RECALCULATION, settle_level
 from bot.points.policy import load
 from bot.points.rules_file import parse
@@ -35,9 +35,6 @@ TAG_JOB = "workers.tags.apply_role_tag"
 
 @pytest.fixture
 def cli(app):
-    """The three groups, registered as bot/cli.py registers the others."""
-    for group in (stores_cli, staff_cli, members_cli):
-        app.cli.add_command(group)
     runner = app.test_cli_runner()
     return lambda *args: runner.invoke(args=list(args))
 
@@ -140,6 +137,14 @@ def test_a_bad_store_row_is_reported_by_line_and_nothing_is_written(cli, csv_fil
     assert f"{path}:3: {message}" in result.output, result.output
     assert "1 bad rows; nothing imported" in result.output
     assert store_rows(db) == []
+
+
+def test_excel_empty_trailing_cells_are_ignored_but_values_outside_the_columns_are_not(cli, csv_file, db):
+    """Excel writes empty cells past the last column (and unnamed columns): ignored while empty."""
+    path = csv_file(("code,name,company,company_name,,", ["SH01,一店,east,,,", "SH02,二店,east,,,x", "SH03,三店,east"]))
+    result = cli("stores", "import", path, "--skip-bad")
+    assert f"{path}:3: more fields than columns" in result.output
+    assert "stores: 2 added" in result.output and [r[0] for r in store_rows(db)] == ["SH01", "SH03"]
 
 
 # --- the staff roster ---------------------------------------------------------------------------
@@ -311,7 +316,7 @@ def test_a_legacy_file_imported_again_credits_nobody_twice(cli, csv_file, db, po
     db.add(Member(phone=CAT, level="registered", points=0))
     db.commit()
     first = cli("members", "import", csv_file(LEGACY))
-    assert f":4: 138****0003 is already a member; skipped (nothing credited)" in first.output
+    assert ":4: 138****0003 is already a member; skipped (nothing credited)" in first.output
     assert "members: 2 imported, 1200 points credited; 1 already members" in first.output
     before = members(db), len(fresh(db).scalars(select(LedgerEntry)).all())
     again = cli("members", "import", csv_file(LEGACY))
@@ -319,6 +324,29 @@ def test_a_legacy_file_imported_again_credits_nobody_twice(cli, csv_file, db, po
     assert "members: 0 imported, 0 points credited; 3 already members" in again.output
     assert (members(db), len(fresh(db).scalars(select(LedgerEntry)).all())) == before
     assert CAT not in again.output and ANN not in again.output
+
+
+def test_changes_between_the_check_and_the_write_are_reported_per_row(app, cli, csv_file, db, policy,
+                                                                      monkeypatch):
+    """Ann binds in the chat and the levels lose silver while the file is checked: Ann is skipped
+    (not credited twice), Ann's level is reported by line, the other rows go in."""
+    checked = imports.check_members
+
+    def check_then_the_world_moves(*args):
+        found = checked(*args)
+        db.add(Member(phone=BEN, level="registered"))
+        db.commit()
+        with points.transaction(app) as book:
+            load(book.db, parse(RULES.replace("    - {code: silver, name: 银牌会员, growth: 4000}\n", "")))
+        return found
+    monkeypatch.setattr(imports, "check_members", check_then_the_world_moves)
+    path = csv_file(LEGACY)
+    result = cli("members", "import", path)
+    assert result.exit_code != 0
+    assert f"{path}:2: level silver is no longer in the points policy" in result.output
+    assert f"{path}:3: 138****0002 became a member meanwhile; skipped" in result.output
+    assert "members: 1 imported, 35 points credited; 1 already members; 1 bad rows skipped" in result.output
+    assert [m[:5] for m in members(db)] == [(BEN, None, "None", 0, 0), (CAT, None, "2000-02-29", 35, 0)]
 
 
 # --- files, for all three commands --------------------------------------------------------------

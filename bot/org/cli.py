@@ -6,7 +6,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from bot.org.imports import import_members, import_staff, import_stores
+from bot.org.legacy import import_members
+from bot.org.roster import import_staff, import_stores
 from bot.phones import mask_phone
 from models import Company, Staff, Store
 
@@ -29,7 +30,8 @@ def stores_import(path: Path, skip_bad: bool):
 @stores_cli.command("list", help="Every store with its company and active staff.")
 def stores_list():
     with current_app.extensions["db"]() as db:
-        staff = dict(db.execute(select(Staff.store_id, func.count()).where(Staff.active).group_by(Staff.store_id)).all())
+        staff = dict(db.execute(select(Staff.store_id, func.count()).where(Staff.active)
+                                .group_by(Staff.store_id)).all())
         rows = db.execute(select(Store, Company).join(Company, Store.company_id == Company.id)
                           .order_by(Company.code, Store.code)).all()
     if not rows:

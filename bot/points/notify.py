@@ -45,7 +45,7 @@ def deliver(db: Session, notices: list[tuple[int, str]], enqueue, now: datetime,
         if fan is None:
             # Nobody to write to: the member follows none of our accounts any more. The
             # ledger keeps the change; "积分" shows it when they come back.
-            log.info("points notice not sent: member %s follows no account", member_id)
+            log.debug("points notice not sent: member %s follows no account", member_id)
             continue
         if outbox is not None and fan.account_id == outbox.account.id:
             outbox.send(fan.openid, "\n".join(lines))
