@@ -22,6 +22,7 @@ class Bound:
     member: Member | None            # None: the phone belongs to another fan of this account
     staff: Staff | None = None
     returning: bool = False          # an imported member of the old CRM, recognised
+    new: bool = False                # this binding created the member: the only time to name a referrer
     awards: list[Award] = field(default_factory=list)
 
 
@@ -36,13 +37,14 @@ def bind(book: Book, fan: Fan, phone: str, enqueue) -> Bound:
     role: staff when the phone is on the active roster, else member with the bind (and follow)
     awards. A phone another fan of this account holds is refused, even if it wins a race."""
     db = book.db
-    member = None
+    member, created = None, False
     for _ in range(2):                    # a second look after losing a race on an insert
         try:
             with db.begin_nested():
                 if holder(db, fan.account_id, phone, fan) is not None:
                     return Bound(None)
                 member = db.scalar(select(Member).where(Member.phone == phone))
+                created = member is None
                 if member is None:
                     member = Member(phone=phone, level="", created_at=book.now)
                     db.add(member)
@@ -60,12 +62,12 @@ def bind(book: Book, fan: Fan, phone: str, enqueue) -> Bound:
         staff.member_id = member.id
         member.home_store_id = member.home_store_id or staff.store_id
         set_role(fan, STAFF_ROLE, enqueue)
-        return Bound(member, staff=staff, returning=member.imported)
+        return Bound(member, staff=staff, returning=member.imported, new=created)
     set_role(fan, MEMBER_ROLE, enqueue)
     awards = fire(book, member.id, "bind", "member", member.id)
     if fan.following:
         awards += fire(book, member.id, "follow", "fan", fan.id)   # followed before binding
-    return Bound(member, returning=member.imported, awards=awards)
+    return Bound(member, returning=member.imported, new=created, awards=awards)
 
 
 def refer(book: Book, referee: Member, phone: str) -> tuple[str, int] | None:

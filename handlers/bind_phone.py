@@ -51,13 +51,17 @@ def got_phone(ctx, msg):
         return Turn("手机号格式不对，请输入 11 位中国大陆手机号（如 13800000000）。", STAY)
     if holder(ctx.db, ctx.account.id, phone, ctx.fan) is not None:
         return Turn(TAKEN.format(phone=mask_phone(phone)), END)
+    if _codes(ctx).live_for(phone):       # started over: the code already sent still works
+        ctx.conv.data.update(phone=phone)
+        return Turn(f"验证码已发送至 {mask_phone(phone)}，请回复收到的 6 位验证码；没收到可回复“重发”。",
+                    "bind:code")
     return _send(ctx, phone, first=True)
 
 
 def _send(ctx, phone: str, first: bool) -> Turn:
     issued = _codes(ctx).issue(phone)
     if issued.sent_at is None:
-        return Turn(issued.refusal, END if first else STAY)
+        return Turn(issued.refusal, END if first and not issued.wait else STAY)
     ctx.conv.data.update(phone=phone)
     # The job carries no code (rq logs arguments); it sends the one in Redis.
     ctx.enqueue("workers.sms.send_code", ctx.account.slug, ctx.openid, issued.sent_at, queue="high",
@@ -100,12 +104,19 @@ def _bound(ctx, phone: str) -> Turn:
     deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
     if result.member is None:
         return Turn(TAKEN.format(phone=mask_phone(phone)), END)
+    if not result.new:                   # a member already (another account, or after 解绑)
+        greeting = "欢迎回来！已为您保留原会员的积分和等级。" if result.returning else "绑定成功，欢迎回来！"
+        return Turn(f"{greeting}回复“积分”查看积分，回复“我的”查看会员信息。", END) \
+            if result.staff is None else _staff_welcome(result.staff)
     if result.staff is not None:
-        commands = "\n".join(f"· {line}" for line in STAFF_COMMANDS)
-        return Turn(f"{result.staff.name}，您好！员工身份验证成功。您可以：\n{commands}", END)
-    greeting = "欢迎回来！已为您保留原会员的积分和等级。" if result.returning else "绑定成功，您已成为会员！"
-    return Turn(f"{greeting}回复“积分”查看积分，回复“我的”查看会员信息。\n\n{ASK_REFERRER}",
+        return _staff_welcome(result.staff)
+    return Turn(f"绑定成功，您已成为会员！回复“积分”查看积分，回复“我的”查看会员信息。\n\n{ASK_REFERRER}",
                 "bind:referrer")
+
+
+def _staff_welcome(staff) -> Turn:
+    commands = "\n".join(f"· {line}" for line in STAFF_COMMANDS)
+    return Turn(f"{staff.name}，您好！员工身份验证成功。您可以：\n{commands}", END)
 
 
 @router.step("bind:referrer")
@@ -121,7 +132,8 @@ def got_referrer(ctx, msg):
     deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
     if done is not None:
         return Turn(f"已记录您的推荐人 {mask_phone(phone)}，谢谢！", END)
-    why = "不能填写自己的手机号" if phone == member.phone else "没有找到这个手机号对应的会员"
+    why = ("这不是手机号" if phone is None else "不能填写自己的手机号" if phone == member.phone
+           else "没有找到这个手机号对应的会员")
     if ctx.conv.data.get("referrer_tried"):
         return Turn(f"{why}，本次不记录推荐人。", END)
     ctx.conv.data["referrer_tried"] = True

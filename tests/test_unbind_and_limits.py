@@ -1,8 +1,10 @@
 """Freeing a phone held by another fan of an account (issue #4: what the owner of a phone bound to
-another fan can do): the old WeChat sends 解绑, or an operator runs `members unbind`."""
+another fan can do): the old WeChat sends 解绑, or an operator runs `members unbind`. And the
+minute between two codes, whatever phone the fan asks for."""
 from sqlalchemy import select
 
 from models import Fan, Member
+from tests.binding_support import ASK_PHONE, LEFT, sms_count
 
 
 def bound_fan(db, account, phone_fixture, name: str, phone: str) -> Fan:
@@ -49,3 +51,20 @@ def test_unbind_in_the_chat_asks_first_and_keeps_the_points(db, account, phone, 
     assert alice.text("确认") == "已解除绑定。需要时回复“绑定”重新绑定。"
     db.expire_all()
     assert db.get(Fan, fan.id).member_id is None
+
+
+def test_another_phone_within_sixty_seconds_waits(app, phone, jobs, clock):
+    """One code per minute per fan, whichever phone (a fan cannot text strangers by starting
+    over): a second phone within 60 s is asked to wait, and gets its code after."""
+    bob = phone("bob")
+    assert bob.text("绑定") == ASK_PHONE
+    bob.text("13800000001")
+    jobs.run_all()
+    clock.advance(seconds=10)
+    assert bob.text("取消") == LEFT
+    bob.text("绑定")
+    assert bob.text("13800000002") == "请 50 秒后再获取验证码。"
+    clock.advance(seconds=50)
+    assert bob.text("13800000002").startswith("验证码已发送至 138****0002")
+    jobs.run_all()
+    assert sms_count(app) == 2
