@@ -27,6 +27,8 @@ router = Router("bind_phone")
 ASK_PHONE = "请输入您的手机号（中国大陆 11 位手机号），回复“取消”退出。"
 ASK_REFERRER = "有推荐人吗？请输入推荐人的手机号，没有请回复“跳过”。"
 MAX_WRONG = 5
+TAKEN = ("手机号 {phone} 已绑定本公众号的另一个微信。如需改绑，请用原微信回复“解绑”，"
+         "或联系客服核实身份后办理。")
 
 
 def _codes(ctx) -> Codes:
@@ -70,9 +72,6 @@ def _send(ctx, phone: str, first: bool) -> Turn:
                 "没收到可在 60 秒后回复“重发”。", "bind:code")
 
 
-TAKEN = ("手机号 {phone} 已绑定本公众号的另一个微信。如需改绑，请用原微信回复“解绑”，"
-         "或联系客服核实身份后办理。")
-
 
 @router.step("bind:code")
 def got_code(ctx, msg):
@@ -104,19 +103,14 @@ def _bound(ctx, phone: str) -> Turn:
     deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
     if result.member is None:
         return Turn(TAKEN.format(phone=mask_phone(phone)), END)
+    if result.staff is not None:
+        commands = "\n".join(f"· {line}" for line in STAFF_COMMANDS)
+        return Turn(f"{result.staff.name}，您好！员工身份验证成功。您可以：\n{commands}", END)
     if not result.new:                   # a member already (another account, or after 解绑)
         greeting = "欢迎回来！已为您保留原会员的积分和等级。" if result.returning else "绑定成功，欢迎回来！"
-        return Turn(f"{greeting}回复“积分”查看积分，回复“我的”查看会员信息。", END) \
-            if result.staff is None else _staff_welcome(result.staff)
-    if result.staff is not None:
-        return _staff_welcome(result.staff)
+        return Turn(f"{greeting}回复“积分”查看积分，回复“我的”查看会员信息。", END)
     return Turn(f"绑定成功，您已成为会员！回复“积分”查看积分，回复“我的”查看会员信息。\n\n{ASK_REFERRER}",
                 "bind:referrer")
-
-
-def _staff_welcome(staff) -> Turn:
-    commands = "\n".join(f"· {line}" for line in STAFF_COMMANDS)
-    return Turn(f"{staff.name}，您好！员工身份验证成功。您可以：\n{commands}", END)
 
 
 @router.step("bind:referrer")
