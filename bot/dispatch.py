@@ -48,6 +48,7 @@ class Router:
         self.name = name
         self.routes: list[tuple[Callable[[Any], bool], Handler]] = []
         self.steps: dict[str, Handler] = {}
+        self.click_keys: set[str] = set()      # menu keys routed here (menus/ checks them)
 
     def on(self, predicate: Callable[[Any], bool]):
         def register(handler: Handler) -> Handler:
@@ -60,6 +61,7 @@ class Router:
         return self.on(lambda msg: kind(msg) == "text" and text_of(msg) in words)
 
     def click(self, *menu_keys: str):
+        self.click_keys.update(menu_keys)
         return self.on(lambda msg: kind(msg) == "click" and msg.key in menu_keys)
 
     def event(self, *kinds: str):

@@ -3,6 +3,7 @@ from bot.dispatch import END, Router, Turn, text_of
 from bot.phones import mask_phone
 from bot.points.policy import current_policy
 from bot.roles import FAN_ROLE, MEMBER_COMMANDS, STAFF_COMMANDS, active_staff, set_role
+from menus.definition import MenuKey
 from models import Member, Store
 from models.org import AGENT, GUIDE, MANAGER
 
@@ -15,6 +16,7 @@ FAN_HELP = f"{BASE_HELP}\n· 回复“绑定”验证手机号，成为会员"
 
 
 @router.text("我的", "我的信息")
+@router.click(MenuKey.ME)
 def me(ctx, msg):
     """Shows the masked phone, level, points and store; for staff also their role and store."""
     if ctx.fan.member_id is None:
@@ -32,6 +34,7 @@ def me(ctx, msg):
 
 
 @router.text("帮助", "help")
+@router.click(MenuKey.HELP)
 def help_text(ctx, msg):
     """Lists what this person may do: more for members, more again for active staff."""
     if ctx.fan.member_id is None:

@@ -47,12 +47,14 @@ def my_points(ctx, msg):
 
 
 @router.text("积分明细")
+@router.click(MenuKey.POINTS_DETAIL)
 def points_details(ctx, msg):
     """Lists the member's last twenty points entries with their reasons."""
     return _show(ctx, details)
 
 
 @router.text("签到")
+@router.click(MenuKey.SIGN_IN)
 def sign_in(ctx, msg):
     """Pays the sign-in rule once per day (the rule's frequency decides how often it counts)."""
     book, member = _member(ctx)

@@ -1,7 +1,55 @@
-"""Menu click keys: handlers import these, never literal strings (STYLE.md 7.9). The menus
-themselves (per account, per menu-role) join this module with their issue."""
+"""The custom menus as data: one for fans, and conditional ones for members and staff, matched
+by the menu-role tag (bot/roles.py; WECHAT-PLATFORM.md §4.5, §4.6). Handlers import MenuKey,
+never literal strings (STYLE.md 7.9). An account may have menus of its own in ACCOUNT_MENUS;
+the others get DEFAULT. `flask --app wsgi menus push|diff --account SLUG` (menus/push.py).
+"""
+from models.tag import FAN_ROLE, MEMBER_ROLE, STAFF_ROLE
 
 
 class MenuKey:
     MY_POINTS = "MY_POINTS"
+    POINTS_DETAIL = "POINTS_DETAIL"
+    SIGN_IN = "SIGN_IN"
     BIND_PHONE = "BIND_PHONE"
+    ME = "ME"
+    HELP = "HELP"
+
+
+def click(name: str, key: str) -> dict:
+    return {"type": "click", "name": name, "key": key}
+
+
+_HELP = click("帮助", MenuKey.HELP)
+
+DEFAULT = {
+    FAN_ROLE: [click("成为会员", MenuKey.BIND_PHONE), _HELP],
+    MEMBER_ROLE: [
+        {"name": "会员中心", "sub_button": [click("我的积分", MenuKey.MY_POINTS),
+                                           click("积分明细", MenuKey.POINTS_DETAIL),
+                                           click("每日签到", MenuKey.SIGN_IN),
+                                           click("我的信息", MenuKey.ME)]},
+        _HELP,
+    ],
+    STAFF_ROLE: [
+        {"name": "员工中心", "sub_button": [click("我的信息", MenuKey.ME), click("员工帮助", MenuKey.HELP)]},
+        {"name": "会员中心", "sub_button": [click("我的积分", MenuKey.MY_POINTS),
+                                           click("每日签到", MenuKey.SIGN_IN)]},
+    ],
+}
+ACCOUNT_MENUS: dict[str, dict[str, list]] = {}     # slug: menus like DEFAULT
+
+
+def menus_for(slug: str) -> dict[str, list]:
+    """The menus of one account, by menu role (FAN_ROLE is the default menu)."""
+    return ACCOUNT_MENUS.get(slug, DEFAULT)
+
+
+def keys_in(menus: dict[str, list]) -> set[str]:
+    """Every click key of a set of menus."""
+    found = set()
+    for buttons in menus.values():
+        for button in buttons:
+            for leaf in button.get("sub_button", [button]):
+                if leaf.get("type") == "click":
+                    found.add(leaf["key"])
+    return found
