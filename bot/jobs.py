@@ -7,8 +7,9 @@ import logging
 import queue
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from redis import Redis
 from rq import Queue, Retry
@@ -127,3 +128,20 @@ class JobBuffer:
 
     def drop(self) -> None:
         self.pending.clear()
+
+
+@contextmanager
+def committed(app) -> Iterator[tuple[Any, JobBuffer]]:
+    """(session, job buffer) for one transaction outside a push (CLI, API): committed on
+    success, rolled back on error; the jobs it asked for are queued only after the commit."""
+    buffer = JobBuffer()
+    db = app.extensions["db"]()
+    try:
+        with db.begin():
+            yield db, buffer
+    except BaseException:
+        buffer.drop()
+        raise
+    finally:
+        db.close()
+    buffer.flush(app.extensions["jobs"])

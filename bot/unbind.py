@@ -6,7 +6,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from bot.jobs import JobBuffer
+from bot.jobs import committed
 from bot.phones import mask_phone, normalize
 from bot.roles import FAN_ROLE, set_role
 from models import Account, Fan, Member
@@ -20,13 +20,11 @@ def members_unbind(phone: str, slug: str):
     number = normalize(phone)
     if number is None:
         raise click.BadParameter("not a mainland mobile number", param_hint="PHONE")
-    buffer = JobBuffer()
-    with current_app.extensions["db"]() as db, db.begin():
+    with committed(current_app) as (db, buffer):
         fan = db.scalar(select(Fan).join(Member, Fan.member_id == Member.id).join(Account, Fan.account_id == Account.id)
                         .where(Member.phone == number, Account.slug == slug))
         if fan is None:
             raise click.ClickException(f"{mask_phone(number)} is not bound on {slug}")
         fan.member_id = None
         set_role(fan, FAN_ROLE, buffer)
-    buffer.flush(current_app.extensions["jobs"])
     click.echo(f"{mask_phone(number)} unbound from its fan on {slug}; the member keeps points and history")

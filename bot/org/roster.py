@@ -15,9 +15,10 @@ from bot.phones import mask_phone, normalize
 from bot.roles import role_for, set_role
 from models import Company, Fan, Member, Staff, Store
 from models.org import AGENT, ROLES
+from bot.jobs import committed
 from bot.org.sheets import (CODE, MAX_CAPACITY, ROLE_SEPARATORS, STAFF_COLUMNS, STAFF_OPTIONAL,
                             STORE_COLUMNS, STORE_OPTIONAL, WHOLE, Problems, cell, flag, read_sheet,
-                            report, transaction)
+                            report)
 
 
 # --- stores ---------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ def import_stores(app: Flask, path: Path, skip_bad: bool) -> None:
     rows, bad = check_stores(path)
     report(path, bad, skip_bad)
     added = updated = unchanged = companies_added = companies_renamed = 0
-    with transaction(app) as (db, _jobs):
+    with committed(app) as (db, _jobs):
         companies = {c.code: c for c in db.scalars(select(Company))}
         stores = {s.code: s for s in db.scalars(select(Store).where(Store.code.in_([r.code for r in rows])))}
         with click.progressbar(rows, label=f"importing {len(rows)} stores") as bar:
@@ -194,7 +195,7 @@ def import_staff(app: Flask, path: Path, prune: bool, skip_bad: bool) -> None:
     if prune and not roster.rows:
         raise click.ClickException(f"{path} lists nobody; refusing to deactivate the whole roster")
     done = RosterChanges()
-    with transaction(app) as (db, jobs):
+    with committed(app) as (db, jobs):
         # Locked: a binding that links a member to one of these rows meanwhile waits for us,
         # so no deactivation misses a member linked during the import.
         staff = {s.phone: s for s in db.scalars(select(Staff).order_by(Staff.id).with_for_update())}

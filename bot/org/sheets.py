@@ -1,5 +1,5 @@
 """The organisation's CSV files (bot/org/roster.py, bot/org/legacy.py): their columns and limits,
-reading them, reporting bad rows, and one transaction with its jobs queued after the commit.
+reading them, and reporting bad rows.
 
 Every import reads the whole file first and reports each bad row with its line number; nothing is
 written unless the file is valid, or `--skip-bad` is given (DESIGN.md, operator contract).
@@ -10,16 +10,11 @@ cells and unnamed empty columns are ignored; a value outside the named columns i
 import csv
 import io
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import click
-from flask import Flask
-from sqlalchemy.orm import Session
 
-from bot.jobs import JobBuffer
 
 STORE_COLUMNS, STORE_OPTIONAL = ("code", "name", "company"), ("company_name",)
 STAFF_COLUMNS, STAFF_OPTIONAL = ("phone", "name", "store", "roles"), ("capacity", "default_agent", "active")
@@ -101,20 +96,4 @@ def cell(values: dict, column: str, limit: int, required: bool = True) -> str | 
     """The cell, or None when it is empty (and required) or too long."""
     value = values.get(column, "")
     return None if (required and not value) or len(value) > limit else value
-
-
-@contextmanager
-def transaction(app: Flask) -> Iterator[tuple[Session, JobBuffer]]:
-    """One committed transaction; the jobs it asked for are queued after the commit."""
-    buffer = JobBuffer()
-    db = app.extensions["db"]()
-    try:
-        with db.begin():
-            yield db, buffer
-    except BaseException:
-        buffer.drop()
-        raise
-    finally:
-        db.close()
-    buffer.flush(app.extensions["jobs"])
 

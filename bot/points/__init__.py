@@ -14,7 +14,7 @@ from typing import Iterator
 
 from flask import Flask
 
-from bot.jobs import JobBuffer
+from bot.jobs import committed
 from bot.points.ledger import Book
 from bot.points.notify import deliver
 
@@ -23,18 +23,8 @@ from bot.points.notify import deliver
 def transaction(app: Flask) -> Iterator[Book]:
     """One transaction for callers that answer no push (API, CLI): committed on success, then
     the members are told (their messages are stored in the same transaction)."""
-    ext = app.extensions
-    buffer = JobBuffer()
-    db = ext["db"]()
-    now = ext["clock"].now()
-    try:
-        with db.begin():
-            book = Book(db, now)
-            yield book
-            deliver(db, book.notices, buffer, now)
-    except BaseException:
-        buffer.drop()
-        raise
-    finally:
-        db.close()
-    buffer.flush(ext["jobs"])
+    with committed(app) as (db, buffer):
+        now = app.extensions["clock"].now()
+        book = Book(db, now)
+        yield book
+        deliver(db, book.notices, buffer, now)
