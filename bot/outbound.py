@@ -8,6 +8,11 @@
    may send templates (verified service accounts, §4.8).
 4. Otherwise it stays pending and rides along with that person's next passive reply.
 Nothing is dropped: a row stays PENDING until a channel took it.
+
+Images and voice (a poster, a chart, a relayed fan's photo) travel by media id as
+customer-service messages, one each, in order with the texts around them: a passive reply is
+one message (§3.4), so texts queued behind a media message wait for it rather than overtake it.
+Temporary media live 3 days (§3.4); one older than that is delivered as a text saying so.
 """
 from datetime import datetime
 
@@ -18,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot import keys
 from bot.protocol import TEXT_LIMIT_BYTES, split_text
 from models import Account, OutboundMessage
-from models.outbound import PENDING, SENT
+from models.outbound import PENDING, SENT, TEXT
 
 # §4.7: what opens which window. Only click-type menu events count (not view).
 MESSAGE_KINDS = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link",
@@ -91,6 +96,10 @@ class Outbox:
         """Store texts (each piece within the length limit) as pending for `openid`; a job delivers them."""
         queue_texts(self.db, self.enqueue, self.account.id, openid, texts, self.now)
 
+    def send_media(self, openid: str, msg_type: str, media_id: str, caption: str) -> None:
+        """An image or voice for anyone, the sender included: pending, out by the next channel."""
+        queue_media(self.db, self.enqueue, self.account.id, openid, msg_type, media_id, caption, self.now)
+
 
 def queue_texts(db: Session, enqueue, account_id: int, openid: str, texts: list[str],
                 now: datetime) -> None:
@@ -98,6 +107,16 @@ def queue_texts(db: Session, enqueue, account_id: int, openid: str, texts: list[
     for their delivery: how jobs and APIs, which answer no push, tell someone something."""
     for text in (piece for t in texts for piece in split_text(t)):
         db.add(OutboundMessage(account_id=account_id, openid=openid, content=text, created_at=now))
+    db.flush()
+    enqueue_delivery(enqueue, account_id, openid)
+
+
+def queue_media(db: Session, enqueue, account_id: int, openid: str, msg_type: str, media_id: str,
+                caption: str, now: datetime) -> None:
+    """Keep an image or voice (by WeChat media id) pending for (account, openid), and ask for its
+    delivery. `caption` says what it is, for transcripts and if the media expires unsent."""
+    db.add(OutboundMessage(account_id=account_id, openid=openid, content=caption, msg_type=msg_type,
+                           media_id=media_id, created_at=now))
     db.flush()
     enqueue_delivery(enqueue, account_id, openid)
 
@@ -135,6 +154,22 @@ def merge(texts: list[str], limit: int = TEXT_LIMIT_BYTES) -> list[list[int]]:
     return groups
 
 
+def batches(rows: list[OutboundMessage]) -> list[list[OutboundMessage]]:
+    """Rows as the messages they leave in, in order: runs of texts merged (see merge), each
+    media row alone."""
+    out: list[list[OutboundMessage]] = []
+    run: list[OutboundMessage] = []
+    for row in [*rows, None]:
+        if row is not None and row.msg_type == TEXT:
+            run.append(row)
+            continue
+        out.extend([run[i] for i in group] for group in merge([r.content for r in run]))
+        run = []
+        if row is not None:
+            out.append([row])
+    return out
+
+
 def mark_sent(rows: list[OutboundMessage], channel: str, now: datetime) -> None:
     for row in rows:
         row.status, row.channel, row.delivered_at = SENT, channel, now
@@ -156,6 +191,8 @@ def compose_passive(db: Session, outbox: Outbox, reply: str | None) -> str | Non
     used, sep = len(answer.encode()), len(SEPARATOR.encode())
     taken: list[OutboundMessage] = []
     for row in waiting:
+        if row.msg_type != TEXT:
+            break       # a media message goes first, by a customer-service message; texts keep order
         size = len(row.content.encode()) + (sep if answer or taken else 0)
         if used + size > TEXT_LIMIT_BYTES:
             break

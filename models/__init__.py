@@ -1,6 +1,7 @@
 """Data model: typed SQLAlchemy 2.0 models. Imports nothing of ours outside this package."""
 from models.account import Account
 from models.base import Base
+from models.cs import AgentState, Assignment, CannedReply, Conversation, CsMessage
 from models.event import Event
 from models.fan import Fan
 from models.keyword import KeywordReply
@@ -9,9 +10,10 @@ from models.org import Company, Staff, Store
 from models.outbound import OutboundMessage
 from models.points import Award, LedgerEntry, LevelChange, PointsLot, PointsPolicy, PointsRule
 from models.purchase import Integration, Purchase, Refund
+from models.qr import FanTag, QrCode, QrEvent
 from models.referral import Referral
 from models.tag import WechatTag
 
-__all__ = ["Account", "Award", "Base", "Event", "Fan", "Integration", "KeywordReply",
+__all__ = ["Account", "AgentState", "Assignment", "Award", "Base", "CannedReply", "Conversation", "CsMessage", "Event", "Fan", "FanTag", "Integration", "KeywordReply",
            "LedgerEntry", "LevelChange", "Member", "OutboundMessage", "PointsLot", "PointsPolicy",
-           "PointsRule", "Purchase", "Referral", "Refund", "Staff", "Store", "Company", "WechatTag"]
+           "PointsRule", "Purchase", "QrCode", "QrEvent", "Referral", "Refund", "Staff", "Store", "Company", "WechatTag"]

@@ -33,6 +33,13 @@ class Fan(Base):
     # accounts of one person share it, so points and history are one.
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"),
                                                   index=True)
+    # First-touch attribution (issue #5): the code of the first follow through a QR code, and
+    # its store and staff. Later scans never move it; an operator can (README, "Moving a fan").
+    source_code_id: Mapped[int | None] = mapped_column(ForeignKey("qr_code.id", ondelete="SET NULL"),
+                                                       index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id", ondelete="SET NULL"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    attributed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The menu-role tag (粉丝 / 会员 / 员工) this fan should carry on WeChat (models/tag.py).
     role_tag: Mapped[str] = mapped_column(String(8), default="粉丝")
     created_at: Mapped[timestamp]

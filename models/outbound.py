@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, UTCDateTime, bigpk, timestamp
 
 PENDING = "pending"
+TEXT, IMAGE, VOICE = "text", "image", "voice"
 SENT = "sent"
 
 
@@ -18,7 +19,10 @@ class OutboundMessage(Base):
     id: Mapped[bigpk]
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     openid: Mapped[str] = mapped_column(String(64))
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)    # the text; for media, what it is ("[图片] 海报")
+    # text | image | voice: media travel by WeChat media id (temporary media lives 3 days, §3.4)
+    msg_type: Mapped[str] = mapped_column(String(16), default="text")
+    media_id: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default=PENDING)   # PENDING | SENT
     channel: Mapped[str | None] = mapped_column(String(16))           # passive | custom
     # When a template notice last told this person that messages wait (one per batch).

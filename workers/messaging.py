@@ -2,14 +2,17 @@
 import logging
 
 from bot.capabilities import Cap, for_account
-from bot.outbound import SEPARATOR, CsWindow, enqueue_delivery, merge, mark_sent, pending_for
+from datetime import timedelta
+
+from bot.outbound import SEPARATOR, CsWindow, batches, enqueue_delivery, mark_sent, pending_for
 from bot.wechat import BUDGET_USED, SYSTEM_BUSY, WINDOW_CLOSED, WeChatError
 from models import Account
+from models.outbound import IMAGE, TEXT, VOICE
 from workers.runtime import job_scope
 
 log = logging.getLogger(__name__)
-
-
+# Temporary media live 3 days (WECHAT-PLATFORM.md §3.4); an hour's margin for the send itself.
+MEDIA_SENDABLE = timedelta(days=3) - timedelta(hours=1)
 
 def deliver_pending(account_id: int, openid: str) -> None:
     """Sends a person what waits for them: customer-service messages while their window and
@@ -36,14 +39,13 @@ def _send_custom(job, account, openid: str, rows: list) -> list:
     """Merge into as few messages as fit, send while the window allows; what is left over."""
     window = CsWindow(job.redis, account.slug, openid)
     client = job.client(account)
-    groups = merge([row.content for row in rows])
-    for n, group in enumerate(groups):
+    groups = batches(rows)
+    for n, batch in enumerate(groups):
         slot = window.take(job.clock.timestamp())
         if slot is None:
-            return [rows[i] for g in groups[n:] for i in g]
-        batch = [rows[i] for i in group]
+            return [row for g in groups[n:] for row in g]
         try:
-            client.message.send_text(openid, SEPARATOR.join(row.content for row in batch))
+            _send(client, openid, batch, job.now)
         except WeChatError as exc:
             if exc.errcode == WINDOW_CLOSED:
                 window.close()
@@ -56,10 +58,25 @@ def _send_custom(job, account, openid: str, rows: list) -> list:
             # Batches already sent must commit as sent, so the rest waits for the next
             # trigger (a new message for them, or their next passive reply) instead.
             log.warning("custom message refused account=%s openid=%s: %s", account.slug, openid, exc)
-            return [rows[i] for g in groups[n:] for i in g]
+            return [row for g in groups[n:] for row in g]
         mark_sent(batch, "custom", job.now)
         job.db.flush()
     return []
+
+
+def _send(client, openid: str, batch: list, now) -> None:
+    """One customer-service message: merged texts, or one image or voice by media id."""
+    first = batch[0]
+    if first.msg_type != TEXT and now - first.created_at > MEDIA_SENDABLE:
+        # Its media id has expired at WeChat: say what it was rather than lose it silently.
+        first.msg_type, first.media_id = TEXT, None
+        first.content = f"{first.content}（已过期，未能送达，请重新获取）"
+    if first.msg_type == IMAGE:
+        client.message.send_image(openid, first.media_id)
+    elif first.msg_type == VOICE:
+        client.message.send_voice(openid, first.media_id)
+    else:
+        client.message.send_text(openid, SEPARATOR.join(row.content for row in batch))
 
 
 def _notice(job, account, openid: str, left: list, may_raise: bool) -> None:

@@ -1,0 +1,1 @@
+"""Parametric QR codes: issuing (codes.py), the scene format (scene.py), and what builds on them."""
