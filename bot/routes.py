@@ -4,7 +4,7 @@ An active conversation, "取消"/"退出" and menu clicks are handled by the dis
 these routers are tried (bot/dispatch.py).
 """
 from bot.dispatch import Dispatcher
-from handlers import bind_phone, common, cs, keywords, me, points, staff_tools, subscribe
+from handlers import bind_phone, common, cs, keywords, me, points, poster, recruit, subscribe
 
 ROUTERS = [
     subscribe.router,    # subscribe, subscribe_scan, scan, unsubscribe
@@ -12,7 +12,8 @@ ROUTERS = [
     bind_phone.router,   # 绑定 and the BIND_PHONE key: phone, code, referrer
     me.router,           # 我的, 帮助 by role, 解绑
     points.router,       # 积分, 积分明细, 签到, the MY_POINTS menu key
-    staff_tools.router,  # 海报, 拉新
+    poster.router,       # 海报 (staff)
+    recruit.router,      # 拉新 (store managers)
     keywords.router,     # per-account auto-replies (exact, then contains)
     common.router,       # 帮助, unknown menu keys, the fallback
 ]
