@@ -31,6 +31,8 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "WECHAT_OAUTH_BASE": env.get("WECHAT_OAUTH_BASE"),
         "WECHAT_HTTP_TIMEOUT": float(env.get("WECHAT_HTTP_TIMEOUT") or 5),
         "JOBS_INLINE": _flag(env.get("JOBS_INLINE"), None),   # None: decided below
+        # Staff posters' backgrounds, one per store: "<store code>.png" (or .jpg); else a default.
+        "POSTER_DIR": env.get("POSTER_DIR") or str(ROOT / "instance" / "posters"),
         # A step returning a state its flow does not declare: an error in tests, a warning in
         # production (the flow ends).
         "STRICT_STATES": False,

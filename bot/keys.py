@@ -249,6 +249,36 @@ def sandbox_oauth_refresh(refresh_token: str) -> str:
     return f"sandbox:oauth-refresh:{refresh_token}"
 
 
+# --- staff posters (issue #5) ------------------------------------------------------------------
+# A staff member's repeats of 海报 within this long (double clicks) make one job; the job clears
+# it only when it failed for good, so asking again right after a failure works at once.
+POSTER_LOCK_TTL = 60
+
+
+def poster_lock(account: str, staff_id: int) -> str:
+    """Epoch (our clock) at which a poster job for this staff member on this account was queued."""
+    return f"poster:lock:{account}:{staff_id}"
+
+
+# Temporary media live 3 days (WECHAT-PLATFORM.md §3.4). Reuse is decided by the stored upload
+# time against the injected clock (workers/posters.py); the TTL only frees the memory after.
+POSTER_MEDIA_TTL = 3 * 24 * 3600
+
+
+def poster_media(account: str, staff_id: int) -> str:
+    """JSON {media_id, uploaded_at, fingerprint} of this staff member's last uploaded poster."""
+    return f"poster:media:{account}:{staff_id}"
+
+
+# 拉新 (issue #5): a manager's repeats within a minute (double clicks) make one chart; the value is
+# our clock's epoch at the claim (handlers/recruit.py); the job clears it only after a failure.
+RECRUIT_LOCK_TTL = 60
+
+
+def recruit_lock(account: str, staff_id: int) -> str:
+    return f"recruit:lock:{account}:{staff_id}"
+
+
 # --- phone binding (issue #4) -----------------------------------------------------------------
 # The verification code a fan was sent: {phone, code, sent_at, wrong}. Its TTL is the code's life.
 SMS_CODE_TTL = 5 * 60

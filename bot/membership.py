@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.phones import mask_phone
 from bot.points.engine import fire
 from bot.points.ledger import Book
+from bot.qr import attribution
 from bot.roles import MEMBER_ROLE, STAFF_ROLE, set_role
 from models import Award, Fan, Member, Referral, Staff
 
@@ -56,6 +57,8 @@ def bind(book: Book, fan: Fan, phone: str, enqueue) -> Bound:
             member = None
     if member is None:
         return Bound(None)
+    # Issue #5: a conversion for the code that brought the fan (once per fan).
+    attribution.converted(db, fan, book.now)
     # Locked: a roster import deactivating this row at the same moment is waited for and seen.
     staff = db.scalar(select(Staff).where(Staff.phone == phone, Staff.active).with_for_update())
     if staff is not None:
@@ -63,6 +66,7 @@ def bind(book: Book, fan: Fan, phone: str, enqueue) -> Bound:
         member.home_store_id = member.home_store_id or staff.store_id
         set_role(fan, STAFF_ROLE, enqueue)
         return Bound(member, staff=staff, returning=member.imported, new=created)
+    member.home_store_id = member.home_store_id or fan.store_id     # first-touch store (issue #5)
     set_role(fan, MEMBER_ROLE, enqueue)
     awards = fire(book, member.id, "bind", "member", member.id)
     if fan.following:

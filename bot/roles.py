@@ -16,16 +16,19 @@ __all__ = ["FAN_ROLE", "MEMBER_ROLE", "STAFF_ROLE", "MEMBER_COMMANDS", "STAFF_CO
 # What "帮助" lists for each role (features add their commands as they arrive).
 MEMBER_COMMANDS = ["回复“积分”查看积分和等级，“积分明细”查看明细", "回复“签到”每日签到",
                    "回复“我的”查看会员信息"]
-STAFF_COMMANDS = ["回复“我的”查看员工信息", "回复“帮助”查看可用的员工命令"]
+STAFF_COMMANDS = ["回复“我的”查看员工信息", "回复“海报”获取带您专属二维码的推广海报",
+                  "店长回复“拉新”查看本店近 30 天的拉新图表",
+                  "回复“帮助”查看可用的员工命令"]
 
 
 def set_role(fan: Fan, role: str, enqueue) -> None:
-    """Give the fan a menu role; the tag job follows the commit (safe to ask twice)."""
+    """Give the fan a menu role; the tag sync job follows the commit (safe to ask twice). It
+    mirrors all the fan's tags and applies the role tag last (bot/fan_tags.py has the policy)."""
     if fan.role_tag == role:
         return
     fan.role_tag = role
     # `high`: the new menu should be there when the person looks again (seconds, not minutes).
-    enqueue("workers.tags.apply_role_tag", fan.id, queue="high", retry=(5, 15, 60))
+    enqueue("workers.tags.sync_fan_tags", fan.id, queue="high", retry=(5, 15, 60))
 
 
 def active_staff(db: Session, member_id: int | None) -> Staff | None:

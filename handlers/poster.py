@@ -1,4 +1,68 @@
-"""海报: a staff member's recruiting poster, with their own QR code (issue #5)."""
+"""海报: a staff member's recruiting poster, with their own QR code (issue #5).
+
+  海报 / 我的海报 / menu POSTER
+    not on the active roster        → told posters are for staff
+    account without parametric QR  → told which account makes them (§4.2: verified service only)
+    asked again within a minute     → told it is on its way (double clicks make one job)
+    otherwise                       → "海报生成中", and workers.posters.send_poster sends the image
+WeChat's re-deliveries of one push never reach this handler twice: the webhook dedupes them by
+MsgId, or by sender + time + event + key for a click (bot/protocol.py fingerprint, §2).
+"""
+from sqlalchemy import select
+
+from bot import keys
 from bot.dispatch import Router
+from bot.qr.codes import QrUnavailable, check_account
+from bot.roles import active_staff
+from menus.definition import MenuKey
+from models import Account
+from models.account import SERVICE
 
 router = Router("poster")
+
+STAFF_ONLY = "海报是员工专用功能：员工绑定登记在册的手机号后，即可获取带自己专属二维码的推广海报。"
+MAKING = "海报生成中，请稍候…"
+ALREADY = "您的海报正在生成或刚刚已发出，请稍候查看，不必重复发送。"
+NO_QR = "本公众号不能生成带参数二维码（微信只向已认证的服务号开放），因此无法制作海报。"
+
+
+@router.text("海报", "我的海报")
+@router.click(MenuKey.POSTER)
+def poster(ctx, msg):
+    """Starts the staff member's poster (a job makes and sends it), or says why not."""
+    staff = active_staff(ctx.db, ctx.fan.member_id)
+    if staff is None:
+        return STAFF_ONLY
+    try:
+        check_account(ctx.account)
+    except QrUnavailable:
+        return NO_QR + _where_instead(ctx)
+    if not _claim(ctx, keys.poster_lock(ctx.account.slug, staff.id)):
+        return ALREADY
+    # `high`: after a menu click the image must leave within WeChat's one-minute window (§4.7).
+    ctx.enqueue("workers.posters.send_poster", ctx.account.id, staff.id, ctx.openid, queue="high",
+                retry=(5, 15, 60))
+    return MAKING
+
+
+def _claim(ctx, key: str) -> bool:
+    """True for the first request within a minute (the job lifts the lock only after a failure).
+    The value is the claim's time by our clock, so a clock that moved on (tests, a corrected
+    server clock) frees it as the TTL would; the person's pushes are serialised by the fan lock."""
+    now = ctx.now.timestamp()
+    if ctx.redis.set(key, now, nx=True, ex=keys.POSTER_LOCK_TTL):
+        return True
+    held = ctx.redis.get(key)
+    if held is not None and 0 <= now - float(held) < keys.POSTER_LOCK_TTL:
+        return False
+    ctx.redis.set(key, now, ex=keys.POSTER_LOCK_TTL)
+    return True
+
+
+def _where_instead(ctx) -> str:
+    """Where the staff member can get a poster: a verified service account of this deployment."""
+    service = ctx.db.scalars(select(Account).where(Account.type == SERVICE, Account.verified)
+                             .order_by(Account.id)).first()
+    if service is None:
+        return "请联系管理员。"
+    return f"请关注「{service.name or service.slug}」，用同一手机号绑定后在那里发送“海报”获取。"

@@ -1,22 +1,34 @@
-"""Follow, unfollow and QR scans: follow state, history and first-touch attribution.
+"""Follow, unfollow and QR scans: follow state, history, first-touch attribution (issue #5).
 
-  subscribe (plain or via a code) → following, welcome text; a member earns the follow rule
-  scan (already following)        → scene recorded; no reply of its own
-  unsubscribe                     → marked unfollowed (kept, never deleted); any flow ends
+  subscribe, plain or via a code → following; a QrEvent (follow / refollow); first touch set at
+                                   the first follow through one of our codes; the code's tags;
+                                   the code's welcome, else the account's ("欢迎回来！" first for a
+                                   returning fan), plus the binding offer for non-members; a
+                                   member earns the follow rule
+  scan (already following)       → a QrEvent (scan); the code's tags and its welcome (or the
+                                   account's); a scene that is not ours gets no reply of its own
+  unsubscribe                    → marked unfollowed (kept, never deleted), a QrEvent crediting
+                                   the fan's attributed code; any flow ends
+Who is credited with what: bot/qr/attribution.py. Every scene is read by bot/qr/scene.py.
 """
+from bot.capabilities import Cap
 from bot.dispatch import END, Router, Turn
+from bot.fan_tags import give
 from bot.points.engine import fire
 from bot.points.ledger import Book
 from bot.points.notify import deliver
+from bot.qr import attribution
+from models.qr import REFOLLOW
 
 router = Router("subscribe")
 
 DEFAULT_WELCOME = "欢迎关注！点击下方菜单开始使用，回复“帮助”查看可以做什么。"
 BIND_OFFER = "回复“绑定”验证手机号，成为会员即送积分。"
+WELCOME_BACK = "欢迎回来！"
 
 
 def record_scene(fan, scene: str | None) -> None:
-    """The latest code the fan scanned, and the first one if there was none before (first touch)."""
+    """The raw scenes: the latest one the fan scanned, and the first one (whoever's code it was)."""
     if not scene:
         return
     fan.last_scene = scene
@@ -24,33 +36,64 @@ def record_scene(fan, scene: str | None) -> None:
         fan.first_scene = scene
 
 
+def event_key(msg) -> str | None:
+    """The EventKey as WeChat sent it ("qrscene_…" on a follow, bare on SCAN): bot.qr.scene
+    reads either, whatever the parser made of it (WECHAT-PLATFORM.md §6.1)."""
+    return getattr(msg, "scene_id", None) or getattr(msg, "key", None)
+
+
+def welcome_for(ctx, code) -> str:
+    return (code.welcome if code is not None and code.welcome else None) or ctx.account.welcome_text \
+        or DEFAULT_WELCOME
+
+
+def tag_scanner(ctx, code) -> bool:
+    """The code's tags on the fan (local; the mirror job follows). True if the job was asked for."""
+    if code is None or not code.tags:
+        return False
+    return bool(give(ctx.db, ctx.fan, list(code.tags), source=f"qr:{code.id}", enqueue=ctx.enqueue))
+
+
 @router.event("subscribe", "subscribe_scan")
 def followed(ctx, msg):
-    """Welcomes a new or returning follower and remembers the code they came through."""
+    """Welcomes a new or returning follower and credits the code they came through."""
     fan = ctx.fan
+    touch = attribution.followed(ctx.db, ctx.account, fan, event_key(msg), ctx.now)
     fan.following = True
     fan.followed_at = ctx.now
     fan.follow_count += 1
-    record_scene(fan, getattr(msg, "scene_id", None))
+    record_scene(fan, touch.scene)
+    if not tag_scanner(ctx, touch.code) and ctx.caps.allows(Cap.USER_INFO):
+        # Every follow: WeChat should show the fan's one menu-role tag (粉丝 for a new fan), so
+        # the right conditional menu appears (WECHAT-PLATFORM.md §4.6); give() asked already if
+        # it added tags. Tags are user management, which unverified accounts lack (§5.1).
+        ctx.enqueue("workers.tags.sync_fan_tags", fan.id, queue="high", retry=(5, 15, 60))
     if fan.member_id is not None:
         # A member following (another of) our accounts. A fan who is not a member yet gets the
         # follow rule when they bind a phone (issue #4). Keyed on the fan: a re-follow pays nothing.
         book = Book(ctx.db, ctx.now)
         fire(book, fan.member_id, "follow", "fan", fan.id)
         deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
-    welcome = ctx.account.welcome_text or DEFAULT_WELCOME
+    welcome = welcome_for(ctx, touch.code)
+    if touch.kind == REFOLLOW:
+        welcome = WELCOME_BACK + welcome
     return welcome if fan.member_id is not None else f"{welcome}\n\n{BIND_OFFER}"
 
 
 @router.event("scan")
 def scanned(ctx, msg):
-    """Records a follower's scan (a SCAN push means they follow, even if we never saw them follow)."""
+    """A follower scanned a code: counted for it, tagged by it, welcomed by it. (A SCAN push
+    means they follow, even if we never saw them follow: §3.3.)"""
     fan = ctx.fan
     if not fan.following:
         fan.following = True
         fan.followed_at = fan.followed_at or ctx.now
-    record_scene(fan, msg.scene_id)
-    return None
+    touch = attribution.scanned(ctx.db, ctx.account, fan, event_key(msg), ctx.now)
+    record_scene(fan, touch.scene)
+    if touch.code is None:
+        return None                 # not our code: whatever it is for, we have nothing to add
+    tag_scanner(ctx, touch.code)
+    return welcome_for(ctx, touch.code)
 
 
 @router.event("unsubscribe")
@@ -58,4 +101,5 @@ def unfollowed(ctx, msg):
     """Marks the fan as gone; WeChat shows no reply to an unfollow (§3.3)."""
     ctx.fan.following = False
     ctx.fan.unfollowed_at = ctx.now
+    attribution.unfollowed(ctx.db, ctx.fan, ctx.now)
     return Turn(None, END)

@@ -13,6 +13,8 @@ class MenuKey:
     BIND_PHONE = "BIND_PHONE"
     ME = "ME"
     HELP = "HELP"
+    POSTER = "POSTER"
+    RECRUIT_STATS = "RECRUIT_STATS"      # 拉新数据: a store manager's chart (issue #5)
 
 
 def click(name: str, key: str) -> dict:
@@ -31,7 +33,8 @@ DEFAULT = {
         _HELP,
     ],
     STAFF_ROLE: [
-        {"name": "员工中心", "sub_button": [click("我的信息", MenuKey.ME), click("员工帮助", MenuKey.HELP)]},
+        {"name": "员工中心", "sub_button": [click("我的海报", MenuKey.POSTER), click("拉新数据", MenuKey.RECRUIT_STATS),
+                                           click("我的信息", MenuKey.ME), click("员工帮助", MenuKey.HELP)]},
         {"name": "会员中心", "sub_button": [click("我的积分", MenuKey.MY_POINTS),
                                            click("每日签到", MenuKey.SIGN_IN)]},
     ],

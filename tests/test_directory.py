@@ -1,5 +1,5 @@
 """The account directory: one lookup per minute per account, changes through the CLI seen at once."""
-from handlers.subscribe import BIND_OFFER
+from handlers.subscribe import BIND_OFFER, WELCOME_BACK
 from sqlalchemy import select
 
 from bot import keys
@@ -15,7 +15,7 @@ def test_a_cli_change_is_seen_by_the_next_push(app, wx, account, clock):
         "--token", account.token, "--welcome", "新的欢迎语"])
     assert result.exit_code == 0, result.output
     clock.advance(seconds=1)      # a new push, not WeChat's retry of the first
-    assert wx.follow() == f"新的欢迎语\n\n{BIND_OFFER}"
+    assert wx.follow() == f"{WELCOME_BACK}新的欢迎语\n\n{BIND_OFFER}"     # followed before: a re-follow
 
 
 def test_pushes_do_not_query_the_account_while_it_is_cached(app, wx, account, monkeypatch):

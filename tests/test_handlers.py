@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from handlers.common import FALLBACK
-from handlers.subscribe import BIND_OFFER, DEFAULT_WELCOME
+from handlers.subscribe import BIND_OFFER, DEFAULT_WELCOME, WELCOME_BACK
 from models import Fan, KeywordReply
 from models.keyword import CONTAINS, EXACT
 from tests.conftest import WELCOME
@@ -62,7 +62,7 @@ def test_unfollow_is_silent_and_a_refollow_counts_again(app, wx, clock):
     assert (row.following, row.follow_count) == (False, 1)
     assert row.unfollowed_at == clock.now()
     clock.advance(days=1)
-    assert wx.follow("555") == WELCOME
+    assert wx.follow("555") == WELCOME_BACK + WELCOME     # a re-follow is recognised (issue #5)
     row = fan(app, wx)
     assert (row.following, row.follow_count, row.first_scene) == (True, 2, "555")
 

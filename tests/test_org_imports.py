@@ -30,7 +30,7 @@ levels:
 rules:
   - {id: follow, trigger: follow, points: 10}
 """
-TAG_JOB = "workers.tags.apply_role_tag"
+TAG_JOB = "workers.tags.sync_fan_tags"
 
 
 @pytest.fixture

@@ -210,10 +210,10 @@ def test_a_member_earns_the_follow_rule_once_whichever_account(app, phone, make_
     clock.advance(minutes=1)
     bob_at_sub.unfollow()
     clock.advance(minutes=1)
-    assert bob_at_sub.follow() == "欢迎关注分店！"
+    assert bob_at_sub.follow() == "欢迎回来！欢迎关注分店！"
     bob.unfollow()
     clock.advance(minutes=1)
-    assert bob.follow() == "欢迎关注总部服务号！"
+    assert bob.follow() == "欢迎回来！欢迎关注总部服务号！"
     member = fresh(db, member)
     assert member.points == ledger_sum(db, member) == 10
     assert sorted(db.scalars(select(Award.status))) == ["limited", "paid"]
@@ -232,6 +232,7 @@ def test_a_purchase_notice_goes_out_as_a_customer_service_message_while_a_window
     bob = phone("bob")
     bob.follow()
     bob.text("你好")                                            # a 48-hour window
+    jobs.run_all()                                              # the follow's tag job
     member = member_of(db, bob)
     buy(app, clock, member, "A-1", 150)
     notice = "消费：积分 +15，成长值 +150。当前积分 15。\n恭喜！您已升级为「铜牌会员」。"
@@ -271,6 +272,7 @@ def test_a_member_who_follows_no_account_is_not_written_to_and_nothing_breaks(ap
     bob.follow()
     gone = member_of(db, bob)
     bob.unfollow()
+    jobs.run_all()                                              # the follow's tag job
     buy(app, clock, nobody, "A-1", 150)
     buy(app, clock, gone, "A-2", 200)
     assert db.scalar(select(func.count()).select_from(OutboundMessage)) == 0
@@ -279,6 +281,6 @@ def test_a_member_who_follows_no_account_is_not_written_to_and_nothing_breaks(ap
     assert db.scalar(select(func.sum(PointsLot.remaining))) == 35
     clock.advance(minutes=1)
     # Back, as a member: the follow rule pays (first follow as a member), and 积分 shows it all.
-    assert bob.follow() == "关注公众号：积分 +10。当前积分 30。\n\n欢迎关注总部服务号！"
+    assert bob.follow() == "关注公众号：积分 +10。当前积分 30。\n\n欢迎回来！欢迎关注总部服务号！"
     assert bob.text("积分").startswith("当前积分：30\n会员等级：铜牌会员（成长值 200）")
     assert world.messages_to(bob.account.appid, bob.openid) == []

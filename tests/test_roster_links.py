@@ -24,5 +24,5 @@ def test_a_roster_import_makes_an_existing_member_staff(app, db, account, phone,
     db.expire_all()
     assert db.scalar(select(Staff.member_id)) == member.id
     assert db.get(Fan, fan.id).role_tag == "员工"
-    assert "workers.tags.apply_role_tag" in jobs.queued()
+    assert "workers.tags.sync_fan_tags" in jobs.queued()
     assert "员工：王导（导游），上海一店" in phone("alice").text("我的")

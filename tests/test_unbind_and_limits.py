@@ -29,7 +29,7 @@ def test_members_unbind_frees_the_phone_and_keeps_the_member(app, db, account, p
     db.expire_all()
     assert (db.get(Fan, fan.id).member_id, db.get(Fan, fan.id).role_tag) == (None, "粉丝")
     assert db.scalar(select(Member.id).where(Member.phone == "13800000000")) is not None
-    assert "workers.tags.apply_role_tag" in jobs.queued()
+    assert "workers.tags.sync_fan_tags" in jobs.queued()
 
 
 def test_members_unbind_refuses_what_is_not_bound(app, db, account):

@@ -1,4 +1,4 @@
-"""Issuing one code: our row first, then WeChat's ticket (the part every creator shares).
+"""Issuing codes: our rows first, then WeChat's tickets (the part every creator shares).
 
 Parametric codes are for verified service accounts only (WECHAT-PLATFORM.md §4.2, 48001
 elsewhere): `QrUnavailable` says so before any call. Permanent codes are capped at 100 000 per
@@ -15,6 +15,8 @@ from models import Account, QrCode
 
 PERMANENT_BUDGET = 100_000        # §4.2: permanent codes per account, for ever
 MAX_TEMPORARY_DAYS = 30           # §4.2: expire_seconds ≤ 2 592 000
+LABEL_MAX = 128                   # QrCode.label's column
+LABEL_SEPARATOR = " · "
 
 
 class QrUnavailable(Exception):
@@ -33,23 +35,66 @@ def permanent_used(db: Session, account_id: int) -> int:
         QrCode.account_id == account_id, QrCode.permanent)) or 0
 
 
+def check_budget(db: Session, account: Account, wanted: int) -> None:
+    """Refuse `wanted` more permanent codes if they would pass the budget (all or nothing:
+    a half-made batch of codes that can never be deleted helps nobody)."""
+    used = permanent_used(db, account.id)
+    if used + wanted > PERMANENT_BUDGET:
+        left = max(PERMANENT_BUDGET - used, 0)
+        what = "a permanent code" if wanted == 1 else f"{wanted:,} permanent codes"
+        raise QrUnavailable(f"account {account.slug} has used {used:,} of its {PERMANENT_BUDGET:,} permanent "
+                            f"codes ({left:,} left, WeChat allows no more, §4.2): {what} would pass the "
+                            "budget; use --temporary DAYS")
+
+
+def check_days(temporary_days: int | None) -> None:
+    if not 1 <= (temporary_days or 0) <= MAX_TEMPORARY_DAYS:
+        raise QrUnavailable(f"a temporary code lives 1 to {MAX_TEMPORARY_DAYS} days "
+                            "(WeChat's expire_seconds is at most 2 592 000, §4.2)")
+
+
+def label_for(scene_str: str, store_name: str | None = None, staff_name: str | None = None,
+              channel: str | None = None) -> str:
+    """The line printed under a code: who it belongs to and its scene, e.g. "门店A · 张三 · qr42"."""
+    parts = [part for part in (store_name, staff_name, channel) if part]
+    text = LABEL_SEPARATOR.join(parts + [scene_str])
+    if len(text) <= LABEL_MAX:
+        return text
+    # Too long for the column: shorten what comes before the scene, never the scene itself.
+    head = LABEL_SEPARATOR.join(parts)[:LABEL_MAX - len(scene_str) - len(LABEL_SEPARATOR) - 1] + "…"
+    return head + LABEL_SEPARATOR + scene_str
+
+
+def new_codes(db: Session, account: Account, count: int, *, permanent: bool, now: datetime,
+              temporary_days: int | None = None, label_parts: tuple = (), batch: str | None = None,
+              **fields) -> list[QrCode]:
+    """`count` rows for codes, with their scenes and labels, flushed but not yet known to
+    WeChat (no ticket). `label_parts` are the store name, staff name and channel (or fewer);
+    a `batch` numbers its rows 1..count."""
+    check_account(account)
+    if permanent:
+        check_budget(db, account, count)
+    else:
+        check_days(temporary_days)
+    rows = [QrCode(account_id=account.id, permanent=permanent, batch=batch,
+                   batch_index=index if batch else None, **fields) for index in range(1, count + 1)]
+    db.add_all(rows)
+    db.flush()                      # the ids, from which the scenes are made
+    for code in rows:
+        code.scene = scene.make(code.id)
+        code.label = label_for(code.scene, *label_parts)
+        if not permanent:
+            # Counted from our asking; WeChat counts from its answer, a moment later (never sooner).
+            code.expires_at = now + timedelta(days=temporary_days)
+    db.flush()
+    return rows
+
+
 def new_code(db: Session, account: Account, *, permanent: bool, now: datetime,
              temporary_days: int | None = None, **fields) -> QrCode:
-    """Our row for a code, with its scene, flushed but not yet known to WeChat (no ticket)."""
-    check_account(account)
-    if permanent and permanent_used(db, account.id) >= PERMANENT_BUDGET:
-        raise QrUnavailable(f"account {account.slug} has used all {PERMANENT_BUDGET} permanent codes; "
-                            "use --temporary DAYS")
-    if not permanent and not 1 <= (temporary_days or 0) <= MAX_TEMPORARY_DAYS:
-        raise QrUnavailable(f"a temporary code lives 1 to {MAX_TEMPORARY_DAYS} days")
-    code = QrCode(account_id=account.id, permanent=permanent, **fields)
-    db.add(code)
-    db.flush()
-    code.scene = scene.make(code.id)
-    if not permanent:
-        # Counted from our asking; WeChat counts from its answer, a moment later (never sooner).
-        code.expires_at = now + timedelta(days=temporary_days)
-    return code
+    """Our row for one code, with its scene, flushed but not yet known to WeChat (no ticket)."""
+    return new_codes(db, account, 1, permanent=permanent, now=now, temporary_days=temporary_days,
+                     **fields)[0]
 
 
 def obtain_ticket(client, code: QrCode, now: datetime) -> None:
