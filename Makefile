@@ -6,7 +6,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test setup bench bench-points chat clean
+.PHONY: run test setup bench bench-points bench-cs chat clean
 
 # The venv is rebuilt when the requirements change (the stamp is newer than both files).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -36,6 +36,9 @@ bench: setup
 
 bench-points: setup
 	$(BIN)/python -m bench.points $(BENCH_ARGS)
+
+bench-cs: setup
+	$(BIN)/python -m bench.cs $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance

@@ -68,14 +68,17 @@ def register_commands(app: Flask) -> None:
     from bot.sandbox.chat import sandbox_cli
     from bot.unbind import members_unbind
     from bot.qr.cli import qr_cli
+    from bot.cs.cli import cs_cli
     from bot.tags_cli import tags_cli
     from bot.qr.move import fans_cli
     from menus.push import menus_cli
     members_cli.add_command(members_unbind)
+    from bot.cs.canned import canned_cli
+    cs_cli.add_command(canned_cli)            # cs canned add|list (快捷 N)
     from bot.qr.stats_cli import qr_stats
     qr_cli.add_command(qr_stats)
     for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli, points_cli, integrations_cli,
-                  stores_cli, staff_cli, members_cli, menus_cli, qr_cli, fans_cli, tags_cli):
+                  stores_cli, staff_cli, members_cli, menus_cli, qr_cli, fans_cli, tags_cli, cs_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)
 

@@ -33,6 +33,11 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "JOBS_INLINE": _flag(env.get("JOBS_INLINE"), None),   # None: decided below
         # Staff posters' backgrounds, one per store: "<store code>.png" (or .jpg); else a default.
         "POSTER_DIR": env.get("POSTER_DIR") or str(ROOT / "instance" / "posters"),
+        # Customer service timeouts (issue #6): an open conversation with no message for this long
+        # closes; an agent who has not answered a new one is reminded, then it goes to another.
+        "CS_IDLE_CLOSE_MINUTES": int(env.get("CS_IDLE_CLOSE_MINUTES") or 30),
+        "CS_REMIND_MINUTES": int(env.get("CS_REMIND_MINUTES") or 5),
+        "CS_REASSIGN_MINUTES": int(env.get("CS_REASSIGN_MINUTES") or 10),
         # A step returning a state its flow does not declare: an error in tests, a warning in
         # production (the flow ends).
         "STRICT_STATES": False,

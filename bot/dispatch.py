@@ -28,6 +28,9 @@ MENU_EVENTS = frozenset({"click", "view", "scancode_push", "scancode_waitmsg", "
 class Turn:
     reply: str | None = None
     next: str | None = None       # a state, STAY, END; None leaves the conversation as it is
+    # Hand the fan to WeChat's kf system: the kf account named in a transfer_customer_service
+    # reply (WECHAT-PLATFORM.md §3.4, §4.10; "" for any kf). `reply` then follows as a CS message.
+    transfer: str | None = None
 
 
 class UnknownState(Exception):

@@ -16,7 +16,7 @@ from wechatpy import parse_message
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.messages import UnknownMessage
-from wechatpy.replies import TextReply
+from wechatpy.replies import TextReply, TransferCustomerServiceReply
 
 # Text replies over ~2048 bytes fail (empirical: WECHAT-PLATFORM.md §7.5; CJK is 3 bytes, emoji 4).
 TEXT_LIMIT_BYTES = 2048
@@ -181,3 +181,14 @@ def cdata_text(text: str) -> str:
 def render_text(msg, text: str) -> str:
     """A passive text reply to `msg` (the caller keeps it under TEXT_LIMIT_BYTES)."""
     return TextReply(message=msg, content=cdata_text(text)).render()
+
+
+def render_transfer(msg, kf_account: str) -> str:
+    """transfer_customer_service to one kf account (§3.4, §4.10). wechatpy's reply has no
+    TransInfo (WECHAT-PLATFORM.md, wechatpy pitfalls), so the designation is added here."""
+    xml = TransferCustomerServiceReply(message=msg).render()
+    if not kf_account:
+        return xml
+    trans = f"<TransInfo><KfAccount><![CDATA[{cdata_text(kf_account)}]]></KfAccount></TransInfo>"
+    head, _, _ = xml.rpartition("</xml>")
+    return f"{head}{trans}</xml>"

@@ -15,10 +15,10 @@ __all__ = ["FAN_ROLE", "MEMBER_ROLE", "STAFF_ROLE", "MEMBER_COMMANDS", "STAFF_CO
 
 # What "帮助" lists for each role (features add their commands as they arrive).
 MEMBER_COMMANDS = ["回复“积分”查看积分和等级，“积分明细”查看明细", "回复“签到”每日签到",
-                   "回复“我的”查看会员信息"]
+                   "回复“我的”查看会员信息", "回复“人工”联系客服"]
 STAFF_COMMANDS = ["回复“我的”查看员工信息", "回复“海报”获取带您专属二维码的推广海报",
                   "店长回复“拉新”查看本店近 30 天的拉新图表",
-                  "回复“帮助”查看可用的员工命令"]
+                  "回复“帮助”查看可用的员工命令", "客服：回复“上班”开始接待人工会话，“下班”停止"]
 
 
 def set_role(fan: Fan, role: str, enqueue) -> None:

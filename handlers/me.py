@@ -12,7 +12,7 @@ router = Router("me")
 ROLE_NAMES = {GUIDE: "导游", AGENT: "客服", MANAGER: "店长"}
 NOT_A_MEMBER = "您还没有绑定手机。回复“绑定”验证手机号，即可成为会员。"
 BASE_HELP = "您可以：\n· 点击下方菜单使用各项服务\n· 随时回复“取消”退出当前操作"
-FAN_HELP = f"{BASE_HELP}\n· 回复“绑定”验证手机号，成为会员"
+FAN_HELP = f"{BASE_HELP}\n· 回复“绑定”验证手机号，成为会员\n· 回复“人工”联系客服"
 
 
 @router.text("我的", "我的信息")

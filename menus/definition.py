@@ -13,6 +13,7 @@ class MenuKey:
     BIND_PHONE = "BIND_PHONE"
     ME = "ME"
     HELP = "HELP"
+    CONTACT_AGENT = "CONTACT_AGENT"      # 联系客服: a conversation with a person (issue #6)
     POSTER = "POSTER"
     RECRUIT_STATS = "RECRUIT_STATS"      # 拉新数据: a store manager's chart (issue #5)
 
@@ -22,14 +23,16 @@ def click(name: str, key: str) -> dict:
 
 
 _HELP = click("帮助", MenuKey.HELP)
+_CONTACT_AGENT = click("联系客服", MenuKey.CONTACT_AGENT)     # 12 bytes: top names take 16 (§4.5)
 
 DEFAULT = {
-    FAN_ROLE: [click("成为会员", MenuKey.BIND_PHONE), _HELP],
+    FAN_ROLE: [click("成为会员", MenuKey.BIND_PHONE), _CONTACT_AGENT, _HELP],
     MEMBER_ROLE: [
         {"name": "会员中心", "sub_button": [click("我的积分", MenuKey.MY_POINTS),
                                            click("积分明细", MenuKey.POINTS_DETAIL),
                                            click("每日签到", MenuKey.SIGN_IN),
                                            click("我的信息", MenuKey.ME)]},
+        _CONTACT_AGENT,
         _HELP,
     ],
     STAFF_ROLE: [

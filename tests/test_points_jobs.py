@@ -9,6 +9,7 @@ from rq.cron import CronScheduler
 from rq.utils import import_attribute
 from sqlalchemy import func, select
 
+import workers.cs
 import workers.points
 from bot import points
 from bot.points.engine import adjust, fire, spend
@@ -312,10 +313,10 @@ def test_a_refund_of_growth_earned_before_the_window_takes_nothing_from_growth_i
 
 # --- the schedule ---------------------------------------------------------------------------
 
-def test_the_cron_schedule_runs_the_four_points_jobs(app, db, account, redis, jobs, clock):
-    """§6 on rq's scheduler: workers/schedule.py registers the four jobs of workers/points.py;
-    each name resolves to that function, and each, enqueued as the scheduler would, runs in a
-    worker (the birthday one pays)."""
+def test_the_cron_schedule_runs_the_points_jobs_and_the_cs_sweep(app, db, account, redis, jobs, clock):
+    """§6 on rq's scheduler: workers/schedule.py registers the four jobs of workers/points.py and
+    the customer-service sweep (issue #6, every minute on `high`); each name resolves to that
+    function, and each, enqueued as the scheduler would, runs in a worker (the birthday one pays)."""
     scheduler = CronScheduler(connection=redis)
     scheduler.load_config_from_file("workers.schedule")
     registered = {job.func_name: (job.queue_name, job.cron, job.interval) for job in scheduler.get_jobs()}
@@ -324,9 +325,11 @@ def test_the_cron_schedule_runs_the_four_points_jobs(app, db, account, redis, jo
         "workers.points.expire_points": ("low", None, 3600),
         "workers.points.remind_expiring": ("low", "0 10 * * *", None),
         "workers.points.recalculate_levels": ("low", "30 3 * * *", None),
+        "workers.cs.sweep": ("high", None, 60),
     }
     for name in registered:
-        assert import_attribute(name) is getattr(workers.points, name.rsplit(".", 1)[1])
+        module = workers.cs if name.startswith("workers.cs.") else workers.points
+        assert import_attribute(name) is getattr(module, name.rsplit(".", 1)[1])
 
     load_rules(app, rules())
     ann = member(db, account, "ann", birthday=datetime(1990, 11, 23).date())

@@ -6,7 +6,7 @@ idempotent, so another time zone only moves the hour at which members hear of it
 """
 from rq import cron
 
-from workers import points
+from workers import cs, points
 
 # Birthday awards at 09:00 China time rather than at midnight.
 cron.register(points.award_birthdays, "low", cron="0 9 * * *")
@@ -14,3 +14,5 @@ cron.register(points.award_birthdays, "low", cron="0 9 * * *")
 cron.register(points.expire_points, "low", interval=3600)
 cron.register(points.remind_expiring, "low", cron="0 10 * * *")
 cron.register(points.recalculate_levels, "low", cron="30 3 * * *")
+# Customer service timeouts (issue #6): idle closes, reminders, reassignments, the queues.
+cron.register(cs.sweep, "high", interval=60)

@@ -1,0 +1,67 @@
+"""What customer service costs every push (issue #6: the agent check runs on every push of every
+fan): nothing for menu clicks and events, one indexed query for a fan who is no member, two for
+a member (am I an agent? am I in a conversation?), one more for a text that could be a rating."""
+from contextlib import contextmanager
+
+from sqlalchemy import event, select, text
+from test_cs_chat_support import org  # noqa: F401  (fixture)
+
+from bot.cs.relay import OPEN
+from handlers.common import FALLBACK
+from menus.definition import MenuKey
+from models import Conversation
+
+
+@contextmanager
+def statements(app):
+    """Every SQL statement the app runs inside the block."""
+    seen: list[str] = []
+    engine = app.extensions["engine"]
+
+    def record(conn, cursor, statement, params, context, executemany):
+        seen.append(statement)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def cs_queries(seen: list[str]) -> list[str]:
+    """The statements customer service added: its tables, and the staff lookup behind agent_for."""
+    return [s for s in seen if "cs_" in s or "FROM staff" in s]
+
+
+def test_pushes_outside_a_conversation(org, app):
+    alice = org.fan("alice")
+    bob = org.fan("bob")
+    org.member(bob)
+
+    with statements(app) as seen:
+        assert alice.click(MenuKey.ME).startswith("您还没有绑定手机")
+    assert cs_queries(seen) == []
+
+    with statements(app) as seen:
+        assert alice.text("你好") == FALLBACK
+    assert [("cs_conversation" in s) for s in cs_queries(seen)] == [True]
+
+    with statements(app) as seen:
+        assert bob.text("你好") == FALLBACK
+    assert sorted("FROM staff" in s for s in cs_queries(seen)) == [False, True]
+
+    with statements(app) as seen:
+        assert alice.text("5") == FALLBACK                  # no conversation closed lately
+    assert len(cs_queries(seen)) == 2
+
+
+def test_the_open_conversation_lookup_uses_the_partial_unique_index(app, db):
+    """The literal predicate lets the planner prove the query matches the index's WHERE."""
+    query = select(Conversation.id).where(Conversation.fan_id == 1, OPEN)
+    sql = str(query.compile(db.get_bind(), compile_kwargs={"literal_binds": True}))
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SET LOCAL enable_seqscan = off"))     # a tiny table: ask what it would use
+        plan = "\n".join(db.scalars(text(f"EXPLAIN {sql}")))
+    else:
+        plan = "\n".join(str(row[-1]) for row in db.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+    db.rollback()
+    assert "uq_cs_conversation_open_fan" in plan
