@@ -11,6 +11,7 @@ MsgId, or by sender + time + event + key for a click (bot/protocol.py fingerprin
 from sqlalchemy import select
 
 from bot import keys
+from bot.claims import claim
 from bot.dispatch import Router
 from bot.qr.codes import QrUnavailable, check_account
 from bot.roles import active_staff
@@ -37,26 +38,12 @@ def poster(ctx, msg):
         check_account(ctx.account)
     except QrUnavailable:
         return NO_QR + _where_instead(ctx)
-    if not _claim(ctx, keys.poster_lock(ctx.account.slug, staff.id)):
+    if not claim(ctx.redis, keys.poster_lock(ctx.account.slug, staff.id), ctx.now, keys.POSTER_LOCK_TTL):
         return ALREADY
     # `high`: after a menu click the image must leave within WeChat's one-minute window (§4.7).
     ctx.enqueue("workers.posters.send_poster", ctx.account.id, staff.id, ctx.openid, queue="high",
                 retry=(5, 15, 60))
     return MAKING
-
-
-def _claim(ctx, key: str) -> bool:
-    """True for the first request within a minute (the job lifts the lock only after a failure).
-    The value is the claim's time by our clock, so a clock that moved on (tests, a corrected
-    server clock) frees it as the TTL would; the person's pushes are serialised by the fan lock."""
-    now = ctx.now.timestamp()
-    if ctx.redis.set(key, now, nx=True, ex=keys.POSTER_LOCK_TTL):
-        return True
-    held = ctx.redis.get(key)
-    if held is not None and 0 <= now - float(held) < keys.POSTER_LOCK_TTL:
-        return False
-    ctx.redis.set(key, now, ex=keys.POSTER_LOCK_TTL)
-    return True
 
 
 def _where_instead(ctx) -> str:

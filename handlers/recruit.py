@@ -10,6 +10,7 @@
 WeChat's re-deliveries of one push never reach this handler twice (the webhook dedupes them, §2).
 """
 from bot import keys
+from bot.claims import claim
 from bot.capabilities import Cap
 from bot.dispatch import Router
 from bot.qr import chart, stats
@@ -38,23 +39,9 @@ def recruit(ctx, msg):
     if not ctx.caps.allows(Cap.MEDIA):
         store = ctx.db.get(Store, staff.store_id)
         return chart.summary(chart.gather(ctx.db, store, stats.china_today(ctx.now)))
-    if not _claim(ctx, keys.recruit_lock(ctx.account.slug, staff.id)):
+    if not claim(ctx.redis, keys.recruit_lock(ctx.account.slug, staff.id), ctx.now, keys.RECRUIT_LOCK_TTL):
         return ALREADY
     # `high`: after a menu click the image must leave within WeChat's one-minute window (§4.7).
     ctx.enqueue("workers.recruit.send_chart", ctx.account.id, staff.id, ctx.openid, queue="high",
                 retry=(5, 15, 60))
     return MAKING
-
-
-def _claim(ctx, key: str) -> bool:
-    """True for the first request within a minute (the job lifts the claim only after a failure).
-    The value is the claim's time by our clock, so a clock that moved on (tests, a corrected
-    server clock) frees it as the TTL would; one person's pushes are serialised by the fan lock."""
-    now = ctx.now.timestamp()
-    if ctx.redis.set(key, now, nx=True, ex=keys.RECRUIT_LOCK_TTL):
-        return True
-    held = ctx.redis.get(key)
-    if held is not None and 0 <= now - float(held) < keys.RECRUIT_LOCK_TTL:
-        return False
-    ctx.redis.set(key, now, ex=keys.RECRUIT_LOCK_TTL)
-    return True

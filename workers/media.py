@@ -1,7 +1,11 @@
 """Images the bot makes (posters, charts) leave as temporary media through the outbound policy."""
 
-from bot.outbound import queue_media
+from typing import Callable
+
+from bot.outbound import queue_media, queue_texts
+from models import Account
 from models.outbound import IMAGE
+from workers.runtime import job_scope
 
 
 def send_png(job, account, openid: str, png: bytes, filename: str, caption: str) -> str:
@@ -12,3 +16,19 @@ def send_png(job, account, openid: str, png: bytes, filename: str, caption: str)
     answer = job.client(account).media.upload("image", (filename, png, "image/png"))
     queue_media(job.db, job.enqueue, account.id, openid, IMAGE, answer["media_id"], caption, job.now)
     return answer["media_id"]
+
+
+def tell_and_release(job, account: Account, openid: str, text: str, claim_key: str) -> None:
+    """Tell the person why their image is not coming, and lift their claim (bot/claims.py) so
+    they may ask again at once."""
+    queue_texts(job.db, job.enqueue, account.id, openid, [text], job.now)
+    job.redis.delete(claim_key)
+
+
+def give_up(account_id: int, openid: str, text: str, claim_key: Callable[[str], str]) -> None:
+    """tell_and_release in a transaction of its own (the job's own was rolled back);
+    `claim_key(account slug)` names the claim."""
+    with job_scope() as job:
+        account = job.db.get(Account, account_id)
+        if account is not None:
+            tell_and_release(job, account, openid, text, claim_key(account.slug))

@@ -4,8 +4,6 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 
-from rq import get_current_job
-
 from bot import keys
 from bot.outbound import queue_media, queue_texts
 from bot.qr import poster, staff_code
@@ -13,8 +11,8 @@ from bot.qr.codes import QrUnavailable
 from bot.wechat import WeChatError
 from models import Account, QrCode, Staff, Store
 from models.outbound import IMAGE
-from workers.media import send_png
-from workers.runtime import job_scope
+from workers.media import give_up, send_png, tell_and_release
+from workers.runtime import job_scope, last_attempt
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +49,7 @@ def send_poster(account_id: int, staff_id: int, openid: str) -> None:
     except QrUnavailable:
         _fail(account_id, staff_id, openid, "本公众号不能生成带参数二维码（仅认证服务号可以）")
     except WeChatError as exc:
-        if exc.retryable and not _last_attempt():
+        if exc.retryable and not last_attempt():
             raise                           # rq retries (5, 15, 60 s)
         log.warning("poster failed account_id=%s staff_id=%s: %s", account_id, staff_id, exc)
         _fail(account_id, staff_id, openid, BUSY if exc.retryable else REASONS.get(
@@ -112,21 +110,8 @@ def _cached_media(job, key: str, fingerprint: str) -> str | None:
 
 
 def _fail(account_id: int, staff_id: int, openid: str, reason: str) -> None:
-    """_tell, in a transaction of its own (the one that failed was rolled back)."""
-    with job_scope() as job:
-        account = job.db.get(Account, account_id)
-        if account is not None:
-            _tell(job, account, staff_id, openid, reason)
+    give_up(account_id, openid, FAILED.format(reason=reason), lambda slug: keys.poster_lock(slug, staff_id))
 
 
 def _tell(job, account: Account, staff_id: int, openid: str, reason: str) -> None:
-    """Tell the staff member why there is no poster, and let them ask again at once."""
-    queue_texts(job.db, job.enqueue, account.id, openid, [FAILED.format(reason=reason)], job.now)
-    job.redis.delete(keys.poster_lock(account.slug, staff_id))
-
-
-def _last_attempt() -> bool:
-    """rq runs this job for the last time: a retryable failure must be told now, not retried.
-    Outside rq (the embedded mode's runner) the runner's own retries follow."""
-    current = get_current_job()
-    return current is not None and not current.retries_left
+    tell_and_release(job, account, openid, FAILED.format(reason=reason), keys.poster_lock(account.slug, staff_id))

@@ -1,16 +1,13 @@
 """拉新 (issue #5): the job behind a store manager's "拉新" (handlers/recruit.py)."""
 import logging
 
-from rq import get_current_job
-
 from bot import keys
-from bot.outbound import queue_texts
 from bot.qr import chart, stats
 from bot.wechat import WeChatError
 from models import Account, Staff, Store
 from models.org import MANAGER
-from workers.media import send_png
-from workers.runtime import job_scope
+from workers.media import give_up, send_png, tell_and_release
+from workers.runtime import job_scope, last_attempt
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +41,7 @@ def send_chart(account_id: int, staff_id: int, openid: str) -> None:
             log.info("recruit chart queued account=%s staff_id=%s store=%s empty=%s bytes=%d", account.slug,
                      staff.id, store.code, data.empty, len(png))
     except WeChatError as exc:
-        if exc.retryable and not _last_attempt():
+        if exc.retryable and not last_attempt():
             raise                           # rq retries (5, 15, 60 s)
         log.warning("recruit chart failed account_id=%s staff_id=%s: %s", account_id, staff_id, exc)
         _fail(account_id, staff_id, openid, BUSY if exc.retryable else REASONS.get(
@@ -57,20 +54,8 @@ def draw(data: chart.ChartData) -> bytes:
 
 
 def _fail(account_id: int, staff_id: int, openid: str, reason: str) -> None:
-    with job_scope() as job:
-        account = job.db.get(Account, account_id)
-        if account is not None:
-            _tell(job, account, staff_id, openid, reason)
+    give_up(account_id, openid, FAILED.format(reason=reason), lambda slug: keys.recruit_lock(slug, staff_id))
 
 
 def _tell(job, account: Account, staff_id: int, openid: str, reason: str) -> None:
-    """Tell the manager why there is no chart, and let them ask again at once."""
-    queue_texts(job.db, job.enqueue, account.id, openid, [FAILED.format(reason=reason)], job.now)
-    job.redis.delete(keys.recruit_lock(account.slug, staff_id))
-
-
-def _last_attempt() -> bool:
-    """rq runs this job for the last time: a retryable failure must be told now, not retried.
-    Outside rq (the embedded mode's runner) the runner's own retries follow."""
-    current = get_current_job()
-    return current is not None and not current.retries_left
+    tell_and_release(job, account, openid, FAILED.format(reason=reason), keys.recruit_lock(account.slug, staff_id))

@@ -69,6 +69,14 @@ class JobCtx:
                            cfg["WECHAT_HTTP_TIMEOUT"])
 
 
+def last_attempt() -> bool:
+    """rq runs this job for the last time: a retryable failure must be told now, not retried.
+    Outside rq (the embedded mode's runner) the runner's own retries follow."""
+    from rq import get_current_job
+    current = get_current_job()
+    return current is not None and not current.retries_left
+
+
 @contextmanager
 def job_scope() -> Iterator[JobCtx]:
     """One transaction for the job: committed on success, rolled back on error; the jobs it
