@@ -13,13 +13,10 @@ def attributed_fan(app, db, account, wx, jobs, clock):
     db.commit()
     wx.follow(code.scene)
     fan = fan_of(db, wx)
-    fan.store_id, fan.staff_id, fan.source_code_id = guide.store_id, guide.id, code.id   # as a scan would
-    db.commit()
+    assert (fan.store_id, fan.staff_id, fan.source_code_id) == (guide.store_id, guide.id, code.id)   # first touch
     load_rules(app)
     bind(wx, app, jobs, "13800138000")
-    member = member_by_phone(db, "13800138000")
-    member.home_store_id = guide.store_id
-    db.commit()
+    assert member_by_phone(db, "13800138000").home_store_id == guide.store_id   # from the fan's store
     return code
 
 
