@@ -24,6 +24,8 @@ class Conversation(Base):
               postgresql_where=text("status <> 'closed'"), sqlite_where=text("status <> 'closed'")),
         Index("ix_cs_conversation_agent_status", "agent_id", "status"),
         Index("ix_cs_conversation_account_status", "account_id", "status", "opened_at"),
+        # A fan's latest closed conversation (the rating that may follow it): one probe.
+        Index("ix_cs_conversation_fan_closed", "fan_id", "closed_at"),
     )
     id: Mapped[intpk]
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))

@@ -54,9 +54,7 @@ def test_pushes_outside_a_conversation(org, app):
     assert len(cs_queries(seen)) == 2
 
 
-def test_the_open_conversation_lookup_uses_the_partial_unique_index(app, db):
-    """The literal predicate lets the planner prove the query matches the index's WHERE."""
-    query = select(Conversation.id).where(Conversation.fan_id == 1, OPEN)
+def plan_of(db, query) -> str:
     sql = str(query.compile(db.get_bind(), compile_kwargs={"literal_binds": True}))
     if db.get_bind().dialect.name == "postgresql":
         db.execute(text("SET LOCAL enable_seqscan = off"))     # a tiny table: ask what it would use
@@ -64,4 +62,17 @@ def test_the_open_conversation_lookup_uses_the_partial_unique_index(app, db):
     else:
         plan = "\n".join(str(row[-1]) for row in db.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
     db.rollback()
-    assert "uq_cs_conversation_open_fan" in plan
+    return plan
+
+
+def test_the_open_conversation_lookup_uses_the_partial_unique_index(app, db):
+    """The literal predicate lets the planner prove the query matches the index's WHERE."""
+    assert "uq_cs_conversation_open_fan" in plan_of(db, select(Conversation.id).where(Conversation.fan_id == 1, OPEN))
+
+
+def test_the_rating_lookup_is_one_probe_of_the_fans_closed_conversations(app, db, clock):
+    """A bare "1"-"5" from a fan reads only that fan's conversations (ix_cs_conversation_fan_closed)."""
+    query = (select(Conversation.id).where(Conversation.fan_id == 1, Conversation.status == "closed",
+                                           Conversation.closed_at >= clock.now(), Conversation.rating.is_(None))
+             .order_by(Conversation.closed_at.desc()).limit(1))
+    assert "ix_cs_conversation_fan_closed" in plan_of(db, query)

@@ -46,9 +46,6 @@ CAPTIONS = {"image": "[图片]", "voice": "[语音]"}
 OPEN = text("cs_conversation.status <> 'closed'")
 # "After closing, a reply 1-5 within a while is the rating": the while.
 RATING_WINDOW = timedelta(minutes=30)
-# The rating lookup reads the account's closed conversations opened in this span (the index on
-# (account_id, status, opened_at)); a conversation open longer than this cannot be rated.
-RATING_LOOKBACK = timedelta(days=7)
 TAIL = 3
 
 
@@ -236,13 +233,12 @@ def choose(db: Session, staff: Staff, conversation: Conversation, now: datetime)
 
 # --- rating --------------------------------------------------------------------------------
 def rate(db: Session, fan: Fan, score: int, now: datetime) -> Conversation | None:
-    """The fan's conversation closed within RATING_WINDOW and not rated yet gets `score`."""
+    """The fan's conversation closed within RATING_WINDOW and not rated yet gets `score`
+    (one probe of the index on (fan_id, closed_at))."""
     conversation = db.scalar(
-        select(Conversation).where(Conversation.account_id == fan.account_id,
-                                   Conversation.status == CLOSED,
-                                   Conversation.opened_at >= now - RATING_LOOKBACK,
-                                   Conversation.fan_id == fan.id, Conversation.rating.is_(None),
-                                   Conversation.closed_at >= now - RATING_WINDOW)
+        select(Conversation).where(Conversation.fan_id == fan.id, Conversation.status == CLOSED,
+                                   Conversation.closed_at >= now - RATING_WINDOW,
+                                   Conversation.rating.is_(None))
         .order_by(Conversation.closed_at.desc()).limit(1))
     if conversation is not None:
         conversation.rating = score

@@ -51,6 +51,7 @@ def upgrade() -> None:
     with op.batch_alter_table('cs_conversation', schema=None) as batch_op:
         batch_op.create_index('ix_cs_conversation_account_status', ['account_id', 'status', 'opened_at'], unique=False)
         batch_op.create_index('ix_cs_conversation_agent_status', ['agent_id', 'status'], unique=False)
+        batch_op.create_index('ix_cs_conversation_fan_closed', ['fan_id', 'closed_at'], unique=False)
         batch_op.create_index('uq_cs_conversation_open_fan', ['fan_id'], unique=True, postgresql_where=sa.text("status <> 'closed'"), sqlite_where=sa.text("status <> 'closed'"))
 
     op.create_table('cs_agent_state',
@@ -113,6 +114,7 @@ def downgrade() -> None:
     op.drop_table('cs_assignment')
     with op.batch_alter_table('cs_conversation', schema=None) as batch_op:
         batch_op.drop_index('uq_cs_conversation_open_fan', postgresql_where=sa.text("status <> 'closed'"), sqlite_where=sa.text("status <> 'closed'"))
+        batch_op.drop_index('ix_cs_conversation_fan_closed')
         batch_op.drop_index('ix_cs_conversation_agent_status')
         batch_op.drop_index('ix_cs_conversation_account_status')
 
