@@ -159,15 +159,13 @@ def accounts_list():
 @click.confirmation_option(prompt="Remove the account and all its fans, events and replies?")
 def accounts_remove(slug):
     with session() as db, db.begin():
-        account = db.scalar(select(Account).where(Account.slug == slug))
-        if account is None:
-            raise click.ClickException(f"no account {slug}")
-        db.delete(account)
+        db.delete(account_or_fail(db, slug))
     forget(current_app.extensions["redis"], slug)
     click.echo(f"account {slug} removed")
 
 
-def _account_or_fail(db, slug: str) -> Account:
+def account_or_fail(db, slug: str) -> Account:
+    """The account `slug`, or the CLI's one-line error (every command that takes --account)."""
     account = db.scalar(select(Account).where(Account.slug == slug))
     if account is None:
         raise click.ClickException(f"no account {slug}")
@@ -192,7 +190,7 @@ def keywords_add(slug, match, keyword, reply):
     if not reply.strip():
         raise click.BadParameter("reply must not be empty", param_hint="REPLY")
     with session() as db, db.begin():
-        account = _account_or_fail(db, slug)
+        account = account_or_fail(db, slug)
         row = db.scalar(select(KeywordReply).where(KeywordReply.account_id == account.id,
                                                    KeywordReply.keyword == keyword, KeywordReply.match == match))
         if row is None:
@@ -206,7 +204,7 @@ def keywords_add(slug, match, keyword, reply):
 @click.option("--account", "slug", required=True)
 def keywords_list(slug):
     with session() as db:
-        account = _account_or_fail(db, slug)
+        account = account_or_fail(db, slug)
         rows = db.scalars(select(KeywordReply).where(KeywordReply.account_id == account.id)
                           .order_by(KeywordReply.match, KeywordReply.keyword)).all()
     for row in rows:
@@ -219,7 +217,7 @@ def keywords_list(slug):
 @click.argument("keyword")
 def keywords_remove(slug, match, keyword):
     with session() as db, db.begin():
-        account = _account_or_fail(db, slug)
+        account = account_or_fail(db, slug)
         row = db.scalar(select(KeywordReply).where(KeywordReply.account_id == account.id,
                                                    KeywordReply.keyword == keyword, KeywordReply.match == match))
         if row is None:

@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from bot.cli import account_or_fail
 from bot.capabilities import Cap, for_account
 from bot.wechat import WeChatError, make_client
 from models import Account, Fan, FanTag, WechatTag
@@ -23,9 +24,7 @@ def tags_cli():
 
 
 def _account(db, slug: str) -> Account:
-    account = db.scalar(select(Account).where(Account.slug == slug))
-    if account is None:
-        raise click.ClickException(f"no account {slug}")
+    account = account_or_fail(db, slug)
     if not for_account(account).allows(Cap.USER_INFO):
         raise click.ClickException(f"{slug} may not use WeChat's tags (an unverified account, §5.1)")
     return account

@@ -6,12 +6,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from bot.cli import account_or_fail
 from bot.capabilities import Cap, for_account
 from bot.jobs import JobBuffer
 from bot.wechat import WeChatError, make_client
 from menus.definition import menus_for
 from menus.validate import problems
-from models import Account, WechatTag
+from models import WechatTag
 from models.tag import FAN_ROLE
 
 
@@ -19,12 +20,6 @@ from models.tag import FAN_ROLE
 def menus_cli():
     pass
 
-
-def _account(db, slug: str) -> Account:
-    account = db.scalar(select(Account).where(Account.slug == slug))
-    if account is None:
-        raise click.ClickException(f"no account {slug}")
-    return account
 
 
 def _checked(slug: str) -> dict[str, list]:
@@ -42,7 +37,7 @@ def _checked(slug: str) -> dict[str, list]:
 def menus_push(slug: str):
     menus = _checked(slug)
     with current_app.extensions["db"]() as db:
-        account = _account(db, slug)
+        account = account_or_fail(db, slug)
         if not for_account(account).allows(Cap.MENU):
             raise click.ClickException(f"{slug} may not set menus (an unverified subscription account)")
         account_id = account.id
@@ -58,7 +53,7 @@ def menus_diff(slug: str):
     menus = _checked(slug)
     ext, cfg = current_app.extensions, current_app.config
     with ext["db"]() as db:
-        account = _account(db, slug)
+        account = account_or_fail(db, slug)
         tags = {row.wx_id: row.name for row in db.scalars(select(WechatTag).where(WechatTag.account_id == account.id))}
         client = make_client(account, ext["redis"], ext["http"], cfg["WECHAT_API_BASE"], cfg["WECHAT_HTTP_TIMEOUT"])
         live = live_menus(client)

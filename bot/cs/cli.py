@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import exists, or_, select
 
+from bot.cli import account_or_fail
 from bot.cs.agents import agent_fan
 from bot.cs.assign import open_counts
 from bot.cs.labels import label
@@ -20,7 +21,7 @@ from bot.jobs import committed
 from bot.outbound import queue_texts
 from bot.phones import mask_phone, normalize
 from bot.points.policy import CST
-from models import Account, Staff, Store
+from models import Staff, Store
 from models.cs import CLOSED, KF, RELAY, AgentState, Assignment, Conversation, CsMessage
 from models.org import AGENT, MANAGER
 
@@ -78,10 +79,7 @@ def cs_list(slug, store_code, only_open, as_phone, limit):
         staff = viewer(db, as_phone)
         query = select(Conversation).where(visible(staff))
         if slug:
-            account = db.scalar(select(Account).where(Account.slug == slug))
-            if account is None:
-                raise click.ClickException(f"no account {slug}")
-            query = query.where(Conversation.account_id == account.id)
+            query = query.where(Conversation.account_id == account_or_fail(db, slug).id)
         if store_code:
             store = db.scalar(select(Store).where(Store.code == store_code))
             if store is None:
@@ -136,9 +134,7 @@ def mask_text(text: str) -> str:
 @click.option("--account", "slug", required=True)
 def cs_agents(slug):
     with session() as db:
-        account = db.scalar(select(Account).where(Account.slug == slug))
-        if account is None:
-            raise click.ClickException(f"no account {slug}")
+        account = account_or_fail(db, slug)
         agents = [s for s in db.scalars(select(Staff).where(Staff.active, Staff.roles.contains(AGENT))
                                         .order_by(Staff.store_id, Staff.id))
                   if AGENT in s.role_list and agent_fan(db, account.id, s) is not None]
@@ -197,9 +193,7 @@ def cs_mode(slug, mode):
     from bot.directory import forget
     app = current_app._get_current_object()
     with committed(app) as (db, _enqueue):
-        account = db.scalar(select(Account).where(Account.slug == slug))
-        if account is None:
-            raise click.ClickException(f"no account {slug}")
+        account = account_or_fail(db, slug)
         if mode == KF and not for_account(account).allows(Cap.KF):
             raise click.ClickException("kf mode needs a verified service account (WECHAT-PLATFORM.md §4.10, §5.1)")
         account.cs_mode = mode

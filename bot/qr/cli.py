@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.cli import account_or_fail
 from bot.phones import mask_phone, normalize
 from bot.points.policy import CST
 from bot.qr import batch as batches
@@ -124,12 +125,6 @@ def _write(account: Account, name: str, out: Path) -> None:
     click.echo(budget)
 
 
-def _account(db, slug: str) -> Account:
-    account = db.scalar(select(Account).where(Account.slug == slug))
-    if account is None:
-        raise click.ClickException(f"no account {slug}")
-    return account
-
 
 def _expiry(code: QrCode, now) -> str:
     if code.permanent:
@@ -146,7 +141,7 @@ def _expiry(code: QrCode, now) -> str:
 def qr_list(slug, store_code, staff_phone, channel):
     now = current_app.extensions["clock"].now()
     with current_app.extensions["db"]() as db:
-        account = _account(db, slug)
+        account = account_or_fail(db, slug)
         query = select(QrCode).where(QrCode.account_id == account.id).order_by(QrCode.id)
         if store_code is not None:
             store = db.scalar(select(Store).where(Store.code == store_code))
@@ -186,7 +181,7 @@ def qr_show(id_or_scene, slug):
     code_id = int(text) if text.isdigit() else scene.code_id(text)
     code_id = code_id if code_id and code_id <= MAX_ID else None
     with current_app.extensions["db"]() as db:
-        account = _account(db, slug)
+        account = account_or_fail(db, slug)
         code = db.get(QrCode, code_id) if code_id else None
         if code is None or code.account_id != account.id:
             raise click.ClickException(f"no code {id_or_scene} on account {slug}")
