@@ -2,11 +2,13 @@
 
 The file's shape (bot/points/rules.example.yaml is a complete, commented one):
     levels:  {tiers: [{code, name, growth}...], downgrade_window_months: N?}
-    caps:    {day: N?, month: N?}                       points per member, across all rules
+    caps:    {day: N?, month: N?, growth: {day, month}?}  per member, across all rules
     expiry:  {policy: none|months|end_of_year, months: N, years: N, remind_days: 7}
     groups:  {NAME: {window: day|week|month|year}}      exclusive groups
     rules:   [{id, trigger, title?, points, growth, from?, to?, frequency?, enabled?,
-               multipliers?: {level: {CODE: x}, payment: {METHOD: x}}, group?}]
+               multipliers?: {level: {CODE: x}, payment: {METHOD: x}}, group?,
+               pending?, growth_pending?, caps?}]
+    stages:  [{code, name, CONDITION: N...}]             lifecycle stages (rule_options.py)
 `points` and `growth` are a whole number, or {per: YUAN, award: N} (purchases only: every full
 YUAN yuan gives N).
 """
@@ -16,6 +18,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import yaml
+
+from bot.points import rule_options
 
 TRIGGERS = ("follow", "bind", "referral_referrer", "referral_referee", "purchase", "birthday",
             "survey_complete", "sign_in", "custom")
@@ -113,16 +117,18 @@ class _Checker:
         if doc is None:
             doc = LineDict()
             doc.line, doc.lines = 1, {}
-        top = self.mapping(doc, 1, "the file", {"levels", "caps", "expiry", "groups", "rules"}) or {}
+        top = self.mapping(doc, 1, "the file", {"levels", "caps", "expiry", "groups", "rules", "stages"}) or {}
         at = (lambda key: top.lines.get(key, 1)) if top else (lambda key: 1)
         levels = self.levels(top.get("levels"), at("levels"))
         groups = self.groups(top.get("groups", LineDict()), at("groups"))
         result = {
             "levels": levels,
-            "caps": self.caps(top.get("caps", {}), at("caps")),
+            "caps": rule_options.caps(self, top.get("caps", {}), at("caps")),
             "expiry": self.expiry(top.get("expiry", {}), at("expiry")),
             "groups": groups,
         }
+        if "stages" in top:      # only when given: files without stages keep their digest
+            result["stages"] = rule_options.stages(self, top["stages"], at("stages"), CODE)
         codes = {tier["code"] for tier in levels["tiers"]}
         rules = top.get("rules", [])
         if not isinstance(rules, list):
@@ -180,12 +186,6 @@ class _Checker:
             window = self.whole(window, levels.lines["downgrade_window_months"], "downgrade_window_months", 1)
         return {"tiers": out, "downgrade_window_months": window}
 
-    def caps(self, value, line: int) -> dict:
-        caps = self.mapping(value, line, "caps", {"day", "month"}) or {}
-        return {period: None if caps.get(period) is None
-                else self.whole(caps[period], caps.lines[period], f"caps.{period}", 1)
-                for period in ("day", "month")}
-
     def expiry(self, value, line: int) -> dict:
         exp = self.mapping(value, line, "expiry", {"policy", "months", "years", "remind_days"}) or {}
         lines = getattr(exp, "lines", {})
@@ -214,7 +214,7 @@ class _Checker:
 
     def rule(self, value, line: int, groups: dict, level_codes: set[str]) -> dict | None:
         fields = {"id", "trigger", "title", "points", "growth", "from", "to", "frequency", "enabled",
-                  "multipliers", "group"}
+                  "multipliers", "group", "pending", "growth_pending", "caps"}
         rule = self.mapping(value, line, "a rule", fields)
         if rule is None:
             return None
@@ -248,6 +248,11 @@ class _Checker:
         out["multipliers"] = self.multipliers(rule.get("multipliers", {}), at("multipliers"), name, level_codes)
         if out["group"] is not None and out["group"] not in groups:
             self.fail(at("group"), f"{name}: group {out['group']!r} is not defined under groups")
+        # Only when given, so rules without them keep their digest (no new versions on reload).
+        for key, value in (("pending", rule_options.rule_pending(self, rule, at, name, trigger)),
+                           ("caps", rule_options.rule_caps(self, rule, at, name))):
+            if value is not None:
+                out[key] = value
         return out
 
     def amount(self, value, line: int, what: str, trigger) -> int | dict:
