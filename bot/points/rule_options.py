@@ -71,7 +71,7 @@ def rule_pending(check, rule, at, name: str, trigger) -> dict | None:
         growth = pending(check, rule["growth_pending"], at("growth_pending"), f"{name}: growth_pending",
                          allow_now=True)
     for when, key in ((points, "pending"), (growth, "growth_pending")):
-        if when and when.get("until") == "trip_end" and trigger != "purchase":
+        if key in rule and when and when.get("until") == "trip_end" and trigger != "purchase":
             check.fail(at(key), f"{name}: {key}: until trip_end needs a purchase rule (orders carry the trip end)")
     if points is None and growth is None:
         return None
