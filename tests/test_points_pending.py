@@ -182,3 +182,21 @@ def test_the_same_order_with_another_trip_end_is_a_duplicate(app, api, member):
     assert api("/api/purchases", TOUR).json["replayed"] is True
     answer = api("/api/purchases", {**TOUR, "trip_end": "2027-08-01"})
     assert answer.status_code == 409 and answer.json["error"] == "duplicate_order"
+
+
+def test_with_a_downgrade_window_matured_growth_counts_from_the_day_it_matured(app, api, wx, db, clock, member):
+    """Levels count matured growth only, dated by when it matured: a tour bought in November
+    and taken in July still counts towards the level the next May (a 10-month window)."""
+    with points.transaction(app) as book:
+        load(book.db, parse(RULES.replace("rules:\n", "  downgrade_window_months: 10\nrules:\n", 1)))
+    api("/api/purchases", TOUR)
+    at(clock, 2027, 7, 15, 1)
+    mature(app)
+    at(clock, 2028, 5, 1, 4)
+    with app.app_context():
+        workers.points.recalculate_levels()
+    assert state(db, member)[2] == "bronze"
+    at(clock, 2028, 5, 16, 4)                                 # ten months after it matured
+    with app.app_context():
+        workers.points.recalculate_levels()
+    assert state(db, member)[2] == "registered"
