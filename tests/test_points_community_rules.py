@@ -155,3 +155,25 @@ def test_bad_pending_and_caps_name_the_line(rule, error):
     with pytest.raises(RulesError) as raised:
         parse(f"rules:\n  - {rule}\n")
     assert raised.value.errors == [(2, error)]
+
+
+def test_the_cli_shows_caps_pending_and_stages(app, do, db, clock, alice):
+    """`points rules` lists each rule's caps and what waits, and the stages; `points show` a
+    member's pending points and stage; `points stages` how many members each stage holds."""
+    cli = lambda *args: app.test_cli_runner().invoke(args=["points", *args])
+    listing = cli("rules").output.splitlines()
+    share = next(line for line in listing if line.startswith("community-share"))
+    assert share.endswith("caps day 15, month 90; growth day -, month 90")
+    assert next(line for line in listing if line.startswith("member-post")).endswith(
+        "pending points 5 days, growth 7 days")
+    assert next(line for line in listing if line.startswith("purchase")).endswith("pending 15 days")
+    assert "stage lost           流失客户: purchased_within_days 720, no_purchase_for_days 360" in listing
+    travel(clock, 2026, 12, 1, 20)
+    do(lambda book: record_purchase(book, order_id="Z-1", member_id=alice, amount_fen=129900,
+                                    paid_at=clock.now(), payment_method="alipay", source="tmall"))
+    shown = cli("show", "13800138000").output
+    assert "待生效 129 积分，12 月 16 日到账\n待生效 129 成长值，12 月 16 日生效\nstage: 未分组" in shown
+    assert "stages: 1 members" in cli("run-daily").output
+    assert cli("stages").output.splitlines() == [
+        "repeat         复购组      0 members", "first          首购组      1 members",
+        "sleeping       沉睡组      0 members", "lost           流失客户     0 members"]

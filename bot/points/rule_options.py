@@ -1,5 +1,5 @@
-"""The parts of a rules file that say when and how much: `pending`, `caps` (per rule and for the
-member, points and growth) and the lifecycle `stages`. Checked by rules_file._Checker, which
+"""The parts of a rules file that say when, how often and how much: `frequency`, `pending`,
+`caps` (per rule and for the member, points and growth) and the lifecycle `stages`. Checked by rules_file._Checker, which
 collects every error with its line; each function here returns the normalized data.
 
     caps:    {day: N?, month: N?, growth: {day: N?, month: N?}?}   points (and growth) per member
@@ -8,6 +8,7 @@ collects every error with its line; each function here returns the normalized da
     growth_pending: {days: N} | {until: trip_end} | now      wait on a schedule of its own
     stages:  [{code, name, CONDITION: N, ...}]  first stage whose conditions all hold
 """
+PERIODS = ("day", "week", "month", "year")
 PENDING_UNTIL = ("trip_end",)
 STAGE_CONDITIONS = {
     "purchases_min": "at least N orders (not fully refunded)",
@@ -18,6 +19,18 @@ STAGE_CONDITIONS = {
     "inactive_for_days": "no message, click, scan or order within the last N days",
     "joined_within_days": "became a member within the last N days",
 }
+
+
+def frequency(check, value, line: int, name: str) -> dict:
+    if value in ("once", "unlimited"):
+        return {"count": 1 if value == "once" else None, "per": "ever"}
+    spec = check.mapping(value, line, f"{name}: frequency (once, unlimited or {{count, per}})", {"count", "per"})
+    if spec is None:
+        return {"count": None, "per": "ever"}
+    count = check.whole(spec.get("count"), line, f"{name}: frequency.count", 1)
+    if spec.get("per") not in PERIODS:
+        check.fail(line, f"{name}: frequency.per must be one of {', '.join(PERIODS)}")
+    return {"count": count, "per": spec.get("per")}
 
 
 def caps(check, value, line: int, what: str = "caps") -> dict:

@@ -24,7 +24,7 @@ from bot.points import rule_options
 TRIGGERS = ("follow", "bind", "referral_referrer", "referral_referee", "purchase", "birthday",
             "survey_complete", "sign_in", "custom")
 AMOUNT_TRIGGERS = frozenset({"purchase"})       # the only events that carry an amount
-PERIODS = ("day", "week", "month", "year")
+PERIODS = rule_options.PERIODS
 EXPIRY_POLICIES = ("none", "months", "end_of_year")
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 EXAMPLE_RULES = Path(__file__).with_name("rules.example.yaml")
@@ -244,7 +244,7 @@ class _Checker:
             out[end] = when.isoformat() if when else None
         if out["from"] and out["to"] and out["from"] > out["to"]:
             self.fail(at("to"), f"{name}: to ({out['to']}) is before from ({out['from']})")
-        out["frequency"] = self.frequency(rule.get("frequency", "unlimited"), at("frequency"), name)
+        out["frequency"] = rule_options.frequency(self, rule.get("frequency", "unlimited"), at("frequency"), name)
         out["multipliers"] = self.multipliers(rule.get("multipliers", {}), at("multipliers"), name, level_codes)
         if out["group"] is not None and out["group"] not in groups:
             self.fail(at("group"), f"{name}: group {out['group']!r} is not defined under groups")
@@ -267,18 +267,6 @@ class _Checker:
             award = self.whole(spec.get("award"), line, f"{what}: award", 1)
             return {"per_fen": int(per * 100), "award": award}
         return self.whole(value, line, what)
-
-
-    def frequency(self, value, line: int, name: str) -> dict:
-        if value in ("once", "unlimited"):
-            return {"count": 1 if value == "once" else None, "per": "ever"}
-        spec = self.mapping(value, line, f"{name}: frequency (once, unlimited or {{count, per}})", {"count", "per"})
-        if spec is None:
-            return {"count": None, "per": "ever"}
-        count = self.whole(spec.get("count"), line, f"{name}: frequency.count", 1)
-        if spec.get("per") not in PERIODS:
-            self.fail(line, f"{name}: frequency.per must be one of {', '.join(PERIODS)}")
-        return {"count": count, "per": spec.get("per")}
 
     def multipliers(self, value, line: int, name: str, level_codes: set[str]) -> dict:
         spec = self.mapping(value, line, f"{name}: multipliers", {"level", "payment"}) or {}
