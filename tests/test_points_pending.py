@@ -200,3 +200,16 @@ def test_with_a_downgrade_window_matured_growth_counts_from_the_day_it_matured(a
     with app.app_context():
         workers.points.recalculate_levels()
     assert state(db, member)[2] == "registered"
+
+
+def test_imported_orders_may_carry_a_trip_end(app, api, db, member, tmp_path):
+    """`points import-purchases` takes an optional trip_end column, checked like the API's."""
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,phone,amount,paid_at,payment_method,trip_end\n"
+                    f"T-1,{PHONE},1280.00,2026-11-23 17:30:00,wechat,2027-07-14\n"
+                    f"T-2,{PHONE},100.00,2026-11-23 17:30:00,wechat,\n"
+                    f"T-3,{PHONE},100.00,2026-11-23 17:30:00,wechat,2026-11-01\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["points", "import-purchases", str(path), "--skip-bad"])
+    assert "orders.csv:4: trip_end '2026-11-01' is not a date like 2027-07-14 on or after paid_at" in result.output
+    assert "2 orders recorded, 138 points awarded" in result.output
+    assert state(db, member)[0] == 10 and state(db, member)[4] == [WAITING, WAITING]

@@ -172,7 +172,7 @@ def points_award(phone: str, rule_code: str, event_id: str):
                    + ("" if new else " (already awarded for this event)"))
 
 
-@points_cli.command("import-purchases", help="Record orders from a CSV: order_id,phone,amount,paid_at,payment_method.")
+@points_cli.command("import-purchases", help="Record orders from a CSV: order_id,phone,amount,paid_at,payment_method[,trip_end].")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-bad", is_flag=True, help="Import the valid rows even if some are bad.")
 def points_import_purchases(path: Path, skip_bad: bool):
