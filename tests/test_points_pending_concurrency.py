@@ -5,7 +5,7 @@ reads the credit again under it, so whichever comes second sees what the first d
 from datetime import date, datetime
 
 import concurrency_support
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import workers.points
 from bot import points

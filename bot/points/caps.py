@@ -26,14 +26,14 @@ def limits(member_caps: dict, rule: Rule) -> list[tuple[str, str, bool, int]]:
     return out
 
 
-def within_caps(book, member, rule: Rule, points: int, growth: int,
-                at: datetime) -> tuple[int, int, list[str]]:
-    """(points, growth) cut to what the caps still allow, and a note per amount that was cut.
-    One query for all sums: the day lies within the month."""
+def within_caps(book, member, rule: Rule, points: int, growth: int, at: datetime) -> tuple[int, int]:
+    """(points, growth) cut to what the caps still allow (the award keeps both before and after,
+    so its history can say what was cut: NOTE). One query for all sums: the day lies within
+    the month."""
     applying = [cap for cap in limits(book.policy.spec["caps"], rule)
                 if (points if cap[0] == POINTS else growth) > 0]
     if not applying:
-        return points, growth, []
+        return points, growth
     day, month = period_bounds("day", at), period_bounds("month", at)
     in_day = (Award.occurred_at >= day[0]) & (Award.occurred_at < day[1])
     mine = Award.rule_code == rule.code
@@ -47,13 +47,10 @@ def within_caps(book, member, rule: Rule, points: int, growth: int,
         return func.coalesce(func.sum(expr), 0)
     used = dict(zip(keys, book.db.execute(select(*(total(*key) for key in keys)).where(
         Award.member_id == member.id, Award.occurred_at >= month[0], Award.occurred_at < month[1])).one()))
-    wanted = {POINTS: points, GROWTH: growth}
-    allowed = dict(wanted)
+    allowed = {POINTS: points, GROWTH: growth}
     for ledger, period, own, cap in applying:
         allowed[ledger] = max(0, min(allowed[ledger], cap - used[(ledger, period, own)]))
-    notes = [NOTE[ledger].format(allowed[ledger]) for ledger in (POINTS, GROWTH)
-             if allowed[ledger] < wanted[ledger]]
-    return allowed[POINTS], allowed[GROWTH], notes
+    return allowed[POINTS], allowed[GROWTH]
 
 
 def _all(conditions):

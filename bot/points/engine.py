@@ -67,7 +67,7 @@ def _decide(book: Book, member: Member, rule: Rule, key: str, source: tuple[str,
             reverse(book, standing, standing.points, standing.growth, cause=f"outranked-by-{key}",
                     reason=f"同期只计最高一项：改按「{rule.title}」计")
             standing.status = SUPERSEDED
-    award.points, award.growth, _ = within_caps(book, member, rule, points, growth, at)
+    award.points, award.growth = within_caps(book, member, rule, points, growth, at)
     _added(book, award)
     title = pending.award_title(rule, award)
     held = {}
