@@ -213,3 +213,18 @@ def test_imported_orders_may_carry_a_trip_end(app, api, db, member, tmp_path):
     assert "orders.csv:4: trip_end '2026-11-01' is not a date like 2027-07-14 on or after paid_at" in result.output
     assert "2 orders recorded, 138 points awarded" in result.output
     assert state(db, member)[0] == 10 and state(db, member)[4] == [WAITING, WAITING]
+
+
+def test_积分_on_the_day_pays_what_is_due_before_the_hourly_job(app, api, wx, db, clock, member):
+    """Between midnight and the hourly job, 积分 pays what matured and shows it spendable; the
+    job then finds nothing to do. A spend (the mall) pays what is due first as well."""
+    api("/api/purchases", TOUR)
+    at(clock, 2027, 7, 15, 0, 1)
+    reply = wx.text("积分")
+    assert "待生效的 128 积分、1280 成长值已到账。当前积分 128。" in reply and "当前积分：128" in reply
+    assert "待生效" not in reply.split("当前积分：128")[1]
+    assert mature(app) == 0
+    api("/api/purchases", {**TOUR, "order_id": "T-2", "trip_end": "2027-07-20", "paid_at": "2027-07-15T00:00:30+08:00"})
+    at(clock, 2027, 7, 21, 0, 1)
+    assert spendable(app, member, 250)
+    assert state(db, member)[0] == 128 + 128 - 250

@@ -182,6 +182,7 @@ def spend(book: Book, member_id: int, points: int, source_type: str, source_id, 
         if -found.delta != points:     # the same order spending another amount is a caller's bug
             raise ValueError(f"{key} already spent {-found.delta} points, not {points}")
         return found
+    pending.mature_due(book, member)        # what is due counts, even before the hourly job ran
     expire_due(book, member)
     if member.points < points:
         raise NotEnoughPoints(member.points)

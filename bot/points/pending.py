@@ -88,6 +88,13 @@ def award_title(rule: Rule, award: Award) -> str:
     return f"{rule.title}（{'，'.join(notes)}）" if notes else rule.title
 
 
+def has_due(db, member_id: int, now: datetime) -> bool:
+    """Whether any of the member's credits have reached their day (a read, no lock)."""
+    return db.scalar(select(PendingCredit.id).where(PendingCredit.member_id == member_id,
+                                                    PendingCredit.state == WAITING,
+                                                    PendingCredit.matures_at <= now).limit(1)) is not None
+
+
 def mature_due(book, member) -> int:
     """Pay the member's credits whose day has come (the caller holds the member's lock): each
     WAITING credit once, in day order. How many credits paid."""
