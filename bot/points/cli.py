@@ -194,8 +194,7 @@ def points_stages():
 
 @points_cli.command("run-daily", help="Run the scheduled points jobs now (birthdays, maturing, expiry, reminders, levels, stages).")
 def points_run_daily():
-    from workers.points import daily
-    for name, count in daily().items():
+    for name, count in current_app.extensions["jobs"].run_now("workers.points.daily").items():
         click.echo(f"{name}: {count} members")
 
 
