@@ -5,6 +5,7 @@ from models.cs import AgentState, Assignment, CannedReply, Conversation, CsMessa
 from models.event import Event
 from models.fan import Fan
 from models.keyword import KeywordReply
+from models.mall import MallCategory, MallOrder, Product, VirtualCode
 from models.member import Member
 from models.org import Company, Staff, Store
 from models.outbound import OutboundMessage
@@ -15,5 +16,5 @@ from models.referral import Referral
 from models.tag import WechatTag
 
 __all__ = ["Account", "AgentState", "Assignment", "Award", "Base", "CannedReply", "Conversation", "CsMessage", "Event", "Fan", "FanTag", "Integration", "KeywordReply",
-           "LedgerEntry", "LevelChange", "Member", "OutboundMessage", "PointsLot", "PointsPolicy",
+           "LedgerEntry", "LevelChange", "MallCategory", "MallOrder", "Member", "Product", "VirtualCode", "OutboundMessage", "PointsLot", "PointsPolicy",
            "PointsRule", "Purchase", "QrCode", "QrEvent", "Referral", "Refund", "Staff", "Store", "Company", "WechatTag"]
