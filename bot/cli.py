@@ -80,6 +80,8 @@ def register_commands(app: Flask) -> None:
     for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli, points_cli, integrations_cli,
                   stores_cli, staff_cli, members_cli, menus_cli, qr_cli, fans_cli, tags_cli, cs_cli):
         app.cli.add_command(group)
+    from bot.mall.cli import mall_cli
+    app.cli.add_command(mall_cli)
     app.cli.add_command(demo)
 
 
