@@ -10,6 +10,7 @@ from bot.commands.demo import demo
 from bot.commands.keywords import keywords_cli
 from bot.cs.canned import canned_cli
 from bot.cs.cli import cs_cli
+from bot.mall.cli import mall_cli
 from bot.org.cli import members_cli, staff_cli, stores_cli
 from bot.points.cli import integrations_cli, points_cli
 from bot.qr.cli import qr_cli
@@ -26,6 +27,7 @@ def register_commands(app: Flask) -> None:
     cs_cli.add_command(canned_cli)            # cs canned add|list (快捷 N)
     qr_cli.add_command(qr_stats)
     for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli, points_cli, integrations_cli,
-                  stores_cli, staff_cli, members_cli, menus_cli, qr_cli, fans_cli, tags_cli, cs_cli):
+                  stores_cli, staff_cli, members_cli, menus_cli, qr_cli, fans_cli, tags_cli, cs_cli,
+                  mall_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)

@@ -1,7 +1,7 @@
 """pending points that mature, growth caps before clamping, trip ends, lifecycle stages
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import models.base
 
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""The points mall: products as data (catalog.py), redemptions and cancels (orders.py), the CLI."""
