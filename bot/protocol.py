@@ -31,6 +31,9 @@ _DOCTYPE = re.compile(r"\A(?>\s|\ufeff|<\?.*?\?>|<!--.*?-->)*+<!DOCTYPE", re.IGN
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
 class BadPush(Exception):
     """The request is not a well-formed push for this account: answer 400 and store nothing."""
 
@@ -115,10 +118,18 @@ def _header_ok(data: dict) -> bool:
     texts = [data.get(name) for name in ("ToUserName", "FromUserName", "MsgType")]
     if not all(isinstance(t, str) and t for t in texts) or len(data["FromUserName"]) > OPENID_MAX:
         return False
-    if not str(data.get("CreateTime") or "").isdigit():
+    if not _ascii_digits(data.get("CreateTime")):
+        return False
+    # MsgId is a 64-bit integer (§3.1); anything else there (text, elements) is no push of WeChat's.
+    if "MsgId" in data and not _ascii_digits(data["MsgId"]):
         return False
     datetime.fromtimestamp(int(data["CreateTime"]), timezone.utc)   # OverflowError when absurd
     return True
+
+
+def _ascii_digits(value) -> bool:
+    """A decimal integer as WeChat writes one (str.isdigit also takes "²" and "１２３")."""
+    return isinstance(value, str) and _DIGITS.fullmatch(value) is not None
 
 
 def raw(msg) -> dict:
@@ -139,10 +150,11 @@ def kind(msg) -> str:
 
 
 def fingerprint(msg) -> str:
-    """What makes a push unique across WeChat's retries (§2): MsgId, else sender+time+event+key."""
+    """What makes a push unique across WeChat's retries (§2): MsgId, else sender+time+event+key.
+    The sender is part of both: a retry's cached reply must never reach somebody else."""
     data = raw(msg)
     if data.get("MsgId"):
-        return f"m:{data['MsgId']}"
+        return f"m:{data['FromUserName']}:{data['MsgId']}"
     return "e:{0}:{1}:{2}:{3}".format(data.get("FromUserName"), data.get("CreateTime"),
                                       data.get("Event", data.get("MsgType")), data.get("EventKey", ""))
 
