@@ -14,6 +14,7 @@ from typing import Any
 
 from wechatpy import parse_message
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.events import SubscribeEvent, SubscribeScanProductEvent
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.messages import UnknownMessage
 from wechatpy.replies import TextReply, TransferCustomerServiceReply
@@ -110,6 +111,12 @@ def parse(xml: str):
         raise BadPush(f"unparseable: {type(exc).__name__}") from exc
     if not header_ok:
         raise BadPush("missing or malformed header fields")
+    if isinstance(msg, SubscribeScanProductEvent):
+        # A follow from a product's page (Event subscribe, EventKey "scanbarcode|…" or
+        # "scanimage|…") is a follow like any other (§3.3); wechatpy renames the event, which
+        # would route it nowhere. The EventKey stays as sent (bot.qr.scene reads no code in it).
+        raw(msg)["Event"] = "subscribe"
+        msg = SubscribeEvent(raw(msg))
     return msg
 
 
