@@ -49,7 +49,8 @@ def redact(text: str) -> str:
 
 
 class _RedactTokens(logging.Filter):
-    """urllib3 logs each request line, query string included, at DEBUG: mask the token."""
+    """urllib3 logs each request line, query string included, at DEBUG, and werkzeug each
+    request it serves, at INFO: mask the token."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
@@ -59,7 +60,8 @@ class _RedactTokens(logging.Filter):
         return True
 
 
-for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+# werkzeug's request log (flask run, and the sandbox served over HTTP) prints the query string too.
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "werkzeug"):
     logging.getLogger(_name).addFilter(_RedactTokens())
 
 
