@@ -45,7 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(api_blueprint, url_prefix="/sandbox/api")
         app.register_blueprint(oauth_blueprint, url_prefix="/sandbox/open")
 
-    from bot.cli import mirror_all_to_sandbox, register_commands
+    from bot.commands.table import mirror_all_to_sandbox, register_commands
     register_commands(app)
     if cfg["SANDBOX"]:
         mirror_all_to_sandbox(app)

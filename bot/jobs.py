@@ -53,6 +53,12 @@ class JobQueue:
     def queue(self, name: str) -> Queue:
         return self._queues[name]
 
+    def run_now(self, func: str, *args: Any) -> Any:
+        """An operator command that prints the job's answer runs the named job here and waits for
+        it; by name like every job, so the command's module does not import workers/."""
+        from rq.utils import import_attribute
+        return import_attribute(func)(*args)
+
 
 class InlineRunner:
     """The embedded mode's worker: one daemon thread running jobs in submission order inside

@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from bot.cli import account_or_fail
+from bot.commands.common import account_or_fail
 from bot.capabilities import Cap, for_account
 from bot.wechat import WeChatError, make_client
 from models import Account, Fan, FanTag, WechatTag
@@ -34,11 +34,11 @@ def _account(db, slug: str) -> Account:
 @click.option("--account", "slug", required=True)
 @click.option("--dry-run", is_flag=True, help="Only report what would change.")
 def tags_reconcile(slug: str, dry_run: bool):
-    from workers.tags import reconcile      # WeChat calls are workers' business (DESIGN.md)
     with current_app.extensions["db"]() as db:
         account_id = _account(db, slug).id
     try:
-        report = reconcile(account_id, dry_run)
+        # WeChat calls are workers' business (DESIGN.md)
+        report = current_app.extensions["jobs"].run_now("workers.tags.reconcile", account_id, dry_run)
     except WeChatError as exc:
         raise click.ClickException(f"WeChat did not answer ({exc}); what was repaired stays, run it again")
     for note in report.notes:

@@ -6,7 +6,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from bot.cli import account_or_fail
+from bot.commands.common import account_or_fail
 from bot.capabilities import Cap, for_account
 from bot.jobs import JobBuffer
 from bot.wechat import WeChatError, make_client

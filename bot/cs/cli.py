@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import exists, or_, select
 
-from bot.cli import account_or_fail
+from bot.commands.common import account_or_fail
 from bot.cs.agents import agent_fan
 from bot.cs.assign import open_counts
 from bot.cs.labels import label

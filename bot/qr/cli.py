@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.cli import account_or_fail
+from bot.commands.common import account_or_fail
 from bot.phones import mask_phone, normalize
 from bot.points.policy import CST
 from bot.qr import batch as batches

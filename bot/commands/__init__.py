@@ -1,0 +1,1 @@
+"""Operator commands (`flask --app wsgi ...`): one module per group; the table registers them."""
