@@ -41,6 +41,10 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # A step returning a state its flow does not declare: an error in tests, a warning in
         # production (the flow ends).
         "STRICT_STATES": False,
+        # Seconds after a push arrives past which its passive reply may no longer reach WeChat
+        # (it waits 5 s, WECHAT-PLATFORM.md §2; the rest is for commit and the wire): messages
+        # waiting for the fan are then left pending rather than put in a reply nobody may get.
+        "PASSIVE_BUDGET_S": 4.0,
         # WeChat answers a body over 1 MB never; anything larger is not from WeChat.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }

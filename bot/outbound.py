@@ -175,11 +175,15 @@ def mark_sent(rows: list[OutboundMessage], channel: str, now: datetime) -> None:
         row.status, row.channel, row.delivered_at = SENT, channel, now
 
 
-def compose_passive(db: Session, outbox: Outbox, reply: str | None) -> str | None:
+def compose_passive(db: Session, outbox: Outbox, reply: str | None, take_waiting: bool = True) -> str | None:
     """The passive reply for the person who just wrote: what waited for them (oldest first),
     what this push produced for them, then the handler's answer; what does not fit in one
-    text goes pending (and out by the next channel that opens)."""
-    waiting = pending_for(db, outbox.account.id, outbox.recipient)
+    text goes pending (and out by the next channel that opens). `take_waiting=False` (the
+    reply may come too late for WeChat): what waited stays pending, and a delivery job is
+    asked for it, since this push opened their window."""
+    waiting = pending_for(db, outbox.account.id, outbox.recipient) if take_waiting else []
+    if not take_waiting:
+        enqueue_delivery(outbox.enqueue, outbox.account.id, outbox.recipient)
     fresh = [t for t in [*outbox.passive, reply] if t]
     if not waiting and not fresh:
         return None

@@ -6,6 +6,7 @@ A handler that raises: roll back, keep the old conversation, drop its jobs, reco
 as failed, apologise. Nothing here calls WeChat.
 """
 import logging
+import time
 from datetime import datetime, timezone
 
 from flask import Flask
@@ -38,8 +39,10 @@ class FanBusy(Exception):
     """The fan's previous push still holds the lock: let WeChat deliver this one again."""
 
 
-def handle_push(app: Flask, account: Account, msg) -> str:
-    """The plaintext reply XML for `msg`, or "" for none; side effects happen once per push."""
+def handle_push(app: Flask, account: Account, msg, received: float | None = None) -> str:
+    """The plaintext reply XML for `msg`, or "" for none; side effects happen once per push.
+    `received`: time.monotonic() when the request arrived (now if not given)."""
+    received = time.monotonic() if received is None else received
     ext = app.extensions
     redis, openid = ext["redis"], msg.source
     dedup = Dedup(redis, account.slug, fingerprint(msg))
@@ -55,7 +58,7 @@ def handle_push(app: Flask, account: Account, msg) -> str:
         dedup.forget()
         raise FanBusy(openid)
     try:
-        reply = run_turn(app, account, msg)
+        reply = run_turn(app, account, msg, received)
     except Exception:
         # run_turn answers handler errors itself; this is the database or Redis failing around
         # them. The fan gets the apology (never a 500, never silence) and so do WeChat's retries.
@@ -70,7 +73,7 @@ def handle_push(app: Flask, account: Account, msg) -> str:
     return reply
 
 
-def run_turn(app: Flask, account: Account, msg) -> str:
+def run_turn(app: Flask, account: Account, msg, received: float) -> str:
     ext = app.extensions
     now = ext["clock"].now()
     slug = account.slug      # read before the session: after a rollback it would be reloaded
@@ -97,7 +100,10 @@ def run_turn(app: Flask, account: Account, msg) -> str:
                 elif outbox.passive:
                     outbox.queue(msg.source, outbox.passive)
             else:
-                reply = compose_passive(db, outbox, turn.reply)
+                # Messages that waited for this fan count as delivered only in a reply WeChat can
+                # still take (§2: 5 s); past the budget they stay pending for the next channel.
+                in_time = time.monotonic() - received <= app.config["PASSIVE_BUDGET_S"]
+                reply = compose_passive(db, outbox, turn.reply, take_waiting=in_time)
     except Exception:
         log.exception("handler failed account=%s openid=%s kind=%s", slug, msg.source, kind(msg))
         buffer.drop()

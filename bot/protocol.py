@@ -14,6 +14,7 @@ from typing import Any
 
 from wechatpy import parse_message
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.events import SubscribeEvent, SubscribeScanProductEvent
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.messages import UnknownMessage
 from wechatpy.replies import TextReply, TransferCustomerServiceReply
@@ -29,6 +30,9 @@ _DOCTYPE = re.compile(r"\A(?>\s|\ufeff|<\?.*?\?>|<!--.*?-->)*+<!DOCTYPE", re.IGN
 
 # XML 1.0 allows only tab, LF and CR among C0 controls; also surrogates and U+FFFE/U+FFFF (§7.6).
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class BadPush(Exception):
@@ -107,6 +111,12 @@ def parse(xml: str):
         raise BadPush(f"unparseable: {type(exc).__name__}") from exc
     if not header_ok:
         raise BadPush("missing or malformed header fields")
+    if isinstance(msg, SubscribeScanProductEvent):
+        # A follow from a product's page (Event subscribe, EventKey "scanbarcode|…" or
+        # "scanimage|…") is a follow like any other (§3.3); wechatpy renames the event, which
+        # would route it nowhere. The EventKey stays as sent (bot.qr.scene reads no code in it).
+        raw(msg)["Event"] = "subscribe"
+        msg = SubscribeEvent(raw(msg))
     return msg
 
 
@@ -115,10 +125,18 @@ def _header_ok(data: dict) -> bool:
     texts = [data.get(name) for name in ("ToUserName", "FromUserName", "MsgType")]
     if not all(isinstance(t, str) and t for t in texts) or len(data["FromUserName"]) > OPENID_MAX:
         return False
-    if not str(data.get("CreateTime") or "").isdigit():
+    if not _ascii_digits(data.get("CreateTime")):
+        return False
+    # MsgId is a 64-bit integer (§3.1); anything else there (text, elements) is no push of WeChat's.
+    if "MsgId" in data and not _ascii_digits(data["MsgId"]):
         return False
     datetime.fromtimestamp(int(data["CreateTime"]), timezone.utc)   # OverflowError when absurd
     return True
+
+
+def _ascii_digits(value) -> bool:
+    """A decimal integer as WeChat writes one (str.isdigit also takes "²" and "１２３")."""
+    return isinstance(value, str) and _DIGITS.fullmatch(value) is not None
 
 
 def raw(msg) -> dict:
@@ -139,10 +157,11 @@ def kind(msg) -> str:
 
 
 def fingerprint(msg) -> str:
-    """What makes a push unique across WeChat's retries (§2): MsgId, else sender+time+event+key."""
+    """What makes a push unique across WeChat's retries (§2): MsgId, else sender+time+event+key.
+    The sender is part of both: a retry's cached reply must never reach somebody else."""
     data = raw(msg)
     if data.get("MsgId"):
-        return f"m:{data['MsgId']}"
+        return f"m:{data['FromUserName']}:{data['MsgId']}"
     return "e:{0}:{1}:{2}:{3}".format(data.get("FromUserName"), data.get("CreateTime"),
                                       data.get("Event", data.get("MsgType")), data.get("EventKey", ""))
 

@@ -28,6 +28,7 @@ def _plain(body: str, status: int = 200) -> Response:
 
 @bp.route("/wechat/<slug>", methods=["GET", "POST"])
 def wechat(slug: str) -> Response:
+    received = time.monotonic()     # WeChat's 5 s start now (§2)
     account = _account(slug)
     if account is None:
         return _plain("unknown account", 404)
@@ -44,7 +45,7 @@ def wechat(slug: str) -> Response:
         log.warning("bad push account=%s: %s", slug, exc)
         return _plain("bad request", 400)
     try:
-        reply = handle_push(current_app._get_current_object(), account, msg)
+        reply = handle_push(current_app._get_current_object(), account, msg, received)
     except FanBusy:
         log.warning("fan busy account=%s openid=%s; WeChat will deliver again", slug, msg.source)
         return _plain("busy", 503)

@@ -36,7 +36,10 @@ NOT_RETRYABLE = {
     45002: "content too long",
 }
 SYSTEM_BUSY, WINDOW_CLOSED, BUDGET_USED = -1, 45015, 45047    # §4.7, §4.15
-RETRYABLE = frozenset({SYSTEM_BUSY})   # retry with backoff (jobs use rq's Retry)
+# 45011 "api minute-quota reach limit ... retry next minute": an API's minute quota, or a second
+# stable_token force refresh within 30 s (§4.1). Nothing was done; a minute later it can work.
+MINUTE_QUOTA = 45011
+RETRYABLE = frozenset({SYSTEM_BUSY, MINUTE_QUOTA})   # retry with backoff (jobs use rq's Retry)
 _TOKEN_IN_URL = re.compile(r"(access_token=)[^&\s'\"]+")
 
 
@@ -46,7 +49,8 @@ def redact(text: str) -> str:
 
 
 class _RedactTokens(logging.Filter):
-    """urllib3 logs each request line, query string included, at DEBUG: mask the token."""
+    """urllib3 logs each request line, query string included, at DEBUG, and werkzeug each
+    request it serves, at INFO: mask the token."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
@@ -56,7 +60,8 @@ class _RedactTokens(logging.Filter):
         return True
 
 
-for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+# werkzeug's request log (flask run, and the sandbox served over HTTP) prints the query string too.
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "werkzeug"):
     logging.getLogger(_name).addFilter(_RedactTokens())
 
 

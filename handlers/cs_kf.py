@@ -14,16 +14,17 @@ router = Router("cs_kf")
 @router.event("kf_create_session")
 def kf_created(ctx, msg):
     """A kf agent took the fan: the conversation is theirs."""
-    kf.session_created(ctx.db, ctx.account, ctx.fan, msg.account or "", ctx.now)
+    kf.session_created(ctx.db, ctx.account, ctx.fan, kf.kf_account_in(msg.account), ctx.now)
 
 
 @router.event("kf_switch_session")
 def kf_switched(ctx, msg):
     """A kf agent passed the fan to another: the conversation follows."""
-    kf.session_switched(ctx.db, ctx.fan, msg.from_account or "", msg.to_account or "", ctx.now)
+    kf.session_switched(ctx.db, ctx.fan, kf.kf_account_in(msg.from_account), kf.kf_account_in(msg.to_account),
+                        ctx.now)
 
 
 @router.event("kf_close_session")
 def kf_closed(ctx, msg):
     """The kf agent ended the session: ours closes, the fan may rate it."""
-    kf.session_closed(ctx.db, ctx.fan, msg.account or "", ctx.now, ctx.send, ctx.enqueue)
+    kf.session_closed(ctx.db, ctx.fan, kf.kf_account_in(msg.account), ctx.now, ctx.send, ctx.enqueue)

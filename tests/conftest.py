@@ -25,6 +25,9 @@ from models import Account, Base
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 
+# Every log line at DEBUG is checked for secrets, tokens, SMS codes and unmasked phones.
+pytest_plugins = ("tests.log_leaks",)
+
 # Property tests draw the same examples on every run, so CI's verdict does not depend on luck;
 # `pytest --hypothesis-profile=explore` draws fresh ones to hunt for bugs.
 settings.register_profile("default", derandomize=True)

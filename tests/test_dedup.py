@@ -100,6 +100,15 @@ def test_a_text_delivered_three_times_runs_once(app, phone, runs, jobs, mode):
     assert jobs.queued() == [JOB]
 
 
+def test_two_fans_whose_pushes_carry_the_same_msgid_are_each_answered(app, phone, runs):
+    """§2: a retry is the same sender's push again; another fan's push with that MsgId (a broken
+    proxy, a forged push) runs for them and never receives the first fan's cached reply."""
+    bob, carol = phone("bob"), phone("carol")
+    assert bob.deliver(text_xml(bob, "计数", 7100000000000000009)).content == "第1次"
+    assert carol.deliver(text_xml(carol, "计数", 7100000000000000009)).content == "第2次"
+    assert runs == [("count", bob.openid), ("count", carol.openid)]
+
+
 def test_a_follow_delivered_three_times_follows_once(app, wx):
     """§2: an event has no MsgId; FromUserName+CreateTime+Event dedupes the subscribe retries."""
     xml = wx.xml({"MsgType": "event", "Event": "subscribe"})

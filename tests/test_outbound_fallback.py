@@ -98,8 +98,8 @@ def test_busy_wechat_makes_rq_retry_and_the_retry_sends_once(relay, phone, world
 
 
 def test_wechat_busy_through_every_retry_loses_nothing(relay, phone, world, jobs):
-    """§4.15: after the last retry the job fails, the message stays pending and comes with
-    bob's next passive reply."""
+    """§4.15: the last retry does not fail but falls back: one template notice (§4.8), and
+    the message stays pending and comes with bob's next passive reply."""
     alice, bob = phone("alice"), phone("bob")
     bob.text("在吗")
     world.fail_next(CUSTOM_SEND, -1, times=4)
@@ -108,8 +108,9 @@ def test_wechat_busy_through_every_retry_loses_nothing(relay, phone, world, jobs
     while run_due_retries(jobs):
         jobs.run_all()
 
-    assert jobs.failed() == 1
+    assert jobs.failed() == 0
     assert len(world.calls(CUSTOM_SEND)) == 4
+    assert notices(world, bob) == ["1 条新消息"]
     assert states(relay, bob) == [("pending", None)]
     assert bob.text("好的") == f"晚上七点开会\n\n{FALLBACK}"
     assert states(relay, bob) == [("sent", "passive")]

@@ -1,14 +1,14 @@
 """Delivering what the outbound policy kept pending (bot/outbound.py has the rules)."""
 import logging
 
-from bot.capabilities import Cap, for_account
 from datetime import timedelta
 
+from bot.capabilities import Cap, for_account
 from bot.outbound import SEPARATOR, CsWindow, batches, enqueue_delivery, mark_sent, pending_for
-from bot.wechat import BUDGET_USED, SYSTEM_BUSY, WINDOW_CLOSED, WeChatError
+from bot.wechat import BUDGET_USED, RETRYABLE, WINDOW_CLOSED, WeChatError
 from models import Account
 from models.outbound import IMAGE, TEXT, VOICE
-from workers.runtime import job_scope
+from workers.runtime import job_scope, last_attempt
 
 log = logging.getLogger(__name__)
 # Temporary media live 3 days (WECHAT-PLATFORM.md §3.4); an hour's margin for the send itself.
@@ -18,24 +18,30 @@ def deliver_pending(account_id: int, openid: str) -> None:
     """Sends a person what waits for them: customer-service messages while their window and
     budget allow, else one template notice where the account may send one, else nothing
     (it rides along with their next passive reply). Safe to run twice: sent rows are marked
-    in the same transaction, and rows are locked against a concurrent run."""
+    in the same transaction, and rows are locked against a concurrent run.
+
+    WeChat busy (-1), a minute quota (45011) or no answer: rq retries the job (5 s, 15 s, 60 s);
+    the last attempt does not raise but goes on to the notice, and what is still left waits
+    for the person's next passive reply, so no message waits on retries forever."""
     with job_scope() as job:
         account = job.db.get(Account, account_id)
         rows = pending_for(job.db, account_id, openid) if account else []
         if not rows:
             return
         caps = for_account(account)
+        final = last_attempt()
         left = rows
         if caps.allows(Cap.CUSTOM_MESSAGE):
-            left = _send_custom(job, account, openid, rows)
+            left = _send_custom(job, account, openid, rows, final)
         if left and caps.allows(Cap.TEMPLATE) and account.notice_template_id:
             # Nothing sent yet: a busy notice may fail the job (rq retries all of it).
-            _notice(job, account, openid, left, may_raise=len(left) == len(rows))
+            _notice(job, account, openid, left, may_raise=len(left) == len(rows) and not final,
+                    retry_later=not final)
         if left:
             log.info("pending stays account=%s openid=%s count=%d", account.slug, openid, len(left))
 
 
-def _send_custom(job, account, openid: str, rows: list) -> list:
+def _send_custom(job, account, openid: str, rows: list, final: bool) -> list:
     """Merge into as few messages as fit, send while the window allows; what is left over."""
     window = CsWindow(job.redis, account.slug, openid)
     client = job.client(account)
@@ -51,9 +57,9 @@ def _send_custom(job, account, openid: str, rows: list) -> list:
                 window.close()
             elif exc.errcode == BUDGET_USED:
                 window.exhaust()
-            elif exc.errcode == SYSTEM_BUSY:
+            elif exc.errcode in RETRYABLE:
                 window.give_back(slot)     # refused, not sent (a timeout may have sent: kept)
-            if exc.retryable and n == 0:
+            if exc.retryable and n == 0 and not final:
                 raise    # nothing sent yet: rq retries the job (Retry set by the Outbox)
             # Batches already sent must commit as sent, so the rest waits for the next
             # trigger (a new message for them, or their next passive reply) instead.
@@ -79,7 +85,7 @@ def _send(client, openid: str, batch: list, now) -> None:
         client.message.send_text(openid, SEPARATOR.join(row.content for row in batch))
 
 
-def _notice(job, account, openid: str, left: list, may_raise: bool) -> None:
+def _notice(job, account, openid: str, left: list, may_raise: bool, retry_later: bool) -> None:
     """One template notice per batch of waiting messages ("N 条新消息，回复任意内容查看")."""
     if any(row.noticed_at for row in left):
         return
@@ -91,9 +97,10 @@ def _notice(job, account, openid: str, left: list, may_raise: bool) -> None:
     except WeChatError as exc:
         if exc.retryable and may_raise:
             raise
-        if exc.retryable:
+        if exc.retryable and retry_later:
             # CS messages this run sent must commit as sent (a retry of this job would send
             # them again): a fresh job tries the notice, with rq's backoff if still busy.
+            # Not from a last attempt: a fresh job each time would retry without end.
             enqueue_delivery(job.enqueue, account.id, openid)
         log.warning("template notice refused account=%s openid=%s: %s", account.slug, openid, exc)
         return

@@ -11,6 +11,7 @@ WeChat pushes kf_create_session / kf_close_session / kf_switch_session (§3.3) w
 closes or passes on a fan in its kf tool; they are mirrored here, so the conversation and every
 agent's load stay what WeChat says, even where a kf took more than we would have given them.
 """
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +29,9 @@ from models.cs import ASSIGNED, KF, RELAY, WAITING, AgentState, Assignment, Conv
 
 ALREADY_SERVED, KF_OFFLINE = 61458, 61459      # kfsession/create (§4.10)
 NO_SESSION = frozenset({61451})                # kfsession/close: that kf does not hold that fan
+# A kf account is "prefix@the account's WeChat id" (§4.10); anything else in a kf event's
+# KfAccount is no account of anybody's (and would not fit the 64-character column).
+_KF_ACCOUNT = re.compile(r"[A-Za-z0-9_]{1,10}@[A-Za-z0-9_-]{1,30}")
 MAX_ATTEMPTS = 5                               # kf agents tried by one create job
 
 
@@ -91,6 +95,11 @@ def _moved(db: Session, conversation: Conversation, old: Staff | None, new: Staf
     if old is not None and old.id != new.id:
         refresh_current(db, old.id, closing=conversation.id)
     tell_agent(db, conversation, new, f"新会话 {label(db, conversation)}", tell)
+
+
+def kf_account_in(value) -> str:
+    """The kf account a kf event names, or "" when its KfAccount is not one."""
+    return value if isinstance(value, str) and _KF_ACCOUNT.fullmatch(value) else ""
 
 
 def mirror_to(db: Session, conversation: Conversation, kf_account: str, reason: str, now: datetime) -> None:

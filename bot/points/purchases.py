@@ -121,7 +121,8 @@ def parse_amount(value) -> int | None:
         yuan = Decimal(str(value).strip())
     except InvalidOperation:
         return None
-    if not yuan.is_finite() or yuan <= 0 or yuan != yuan.quantize(Decimal("0.01")) or yuan > 10**9:
+    # The bound first: quantize raises on a value past the context's 28 digits ("1e30").
+    if not yuan.is_finite() or yuan <= 0 or yuan > 10**9 or yuan != yuan.quantize(Decimal("0.01")):
         return None
     return int(yuan * 100)
 
@@ -142,9 +143,9 @@ def parse_time(value) -> datetime | None:
         return None
     try:
         when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return (when if when.tzinfo else when.replace(tzinfo=CST)).astimezone(timezone.utc)
+    except (ValueError, OverflowError):      # OverflowError: year 1 in China time is before UTC's year 1
         return None
-    return (when if when.tzinfo else when.replace(tzinfo=CST)).astimezone(timezone.utc)
 
 
 def find_member(db, phone=None, openid=None) -> int | None:

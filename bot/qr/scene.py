@@ -10,6 +10,9 @@ import re
 
 PREFIX = "qr"
 WECHAT_FOLLOW_PREFIX = "qrscene_"
+# A follow from a product's barcode or image page carries "scanbarcode|<standard>|<code>" (or
+# "scanimage|…") as its EventKey (wechatpy's parser, subscribe_scan_product): not a scene.
+PRODUCT_PREFIXES = ("scanbarcode|", "scanimage|")
 SCENE_MAX = 64                               # §4.2: scene_str is 1..64 characters
 _OURS = re.compile(rf"^{PREFIX}([1-9][0-9]{{0,17}})$")
 
@@ -23,6 +26,8 @@ def scene_of(event_key: str | None) -> str | None:
     if not event_key:
         return None
     key = event_key.strip()
+    if key.startswith(PRODUCT_PREFIXES):
+        return None       # a follow from a product's page: no code was scanned
     if key.startswith(WECHAT_FOLLOW_PREFIX):
         key = key[len(WECHAT_FOLLOW_PREFIX):]
     return key[:SCENE_MAX] or None

@@ -1,0 +1,106 @@
+"""Faults during pushes and jobs, as transcripts: what the fan saw, what was stored, what was
+retried. Redis is a real redis-server stopped and started again; database statements are
+cancelled by the database itself (statement_timeout on PostgreSQL)."""
+import pytest
+from outbound_support import CUSTOM_SEND, custom_texts, run_due_retries, states
+from outbound_support import relay  # noqa: F401  (fixture)
+from sqlalchemy import func, select
+
+from redis import Redis
+
+from bot import create_app
+from bot.pipeline import APOLOGY
+from bot.sandbox.phone import Phone, sandbox_openid
+from bot.sandbox.state import SandboxWeChat
+from handlers.common import FALLBACK
+from models import Account, Event, Fan
+from tests.conftest import SAMPLE, empty_tables, poster
+from tests.fault_support import RedisProcess, cancel_next
+
+
+def rows(app, model, *where) -> int:
+    with app.extensions["db"]() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+@pytest.fixture
+def redis_process(tmp_path):
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+@pytest.fixture
+def app_on_redis_process(database_url, redis_process, clock):
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "REDIS": Redis.from_url(redis_process.url),
+                      "CLOCK": clock, "SANDBOX": True, "JOBS_INLINE": False, "STRICT_STATES": True})
+    yield app
+    empty_tables(app.extensions["engine"])
+
+
+def test_redis_down_and_back_during_pushes(app_on_redis_process, redis_process, clock):
+    """Redis down: every delivery of a push gets 503 and leaves nothing (no dedup, no lock: it
+    must not run); WeChat delivers it again; once Redis is back, that delivery is answered and
+    recorded once, and the fan's earlier state (account cache, dedup, windows) is still there."""
+    app = app_on_redis_process
+    with app.extensions["db"]() as s:
+        s.add(Account(**SAMPLE))
+        s.commit()
+    world = SandboxWeChat(app.extensions["redis"], clock)
+    world.register_account(SAMPLE["appid"], SAMPLE["secret"], "service", True, SAMPLE["original_id"])
+    with app.extensions["db"]() as s:
+        account = s.scalar(select(Account))
+    alice = Phone(poster(app), account, sandbox_openid("hq", "alice"), "safe", world, clock)
+    assert alice.text("你好") == FALLBACK
+
+    redis_process.stop()
+    push = alice.xml({"MsgType": "text", "Content": "你好呀", "MsgId": 7_300_000_000_000_000_001})
+    assert [alice.deliver(push).status for _ in range(2)] == [503, 503]    # WeChat's first two tries
+    assert rows(app, Event) == 1 and rows(app, Fan) == 1
+
+    redis_process.start()
+    assert alice.deliver(push).content == FALLBACK                        # its third try
+    assert alice.deliver(push).content == FALLBACK                        # a late retry: replayed
+    assert rows(app, Event) == 2
+
+
+@pytest.fixture
+def slow_statement(app):
+    made = []
+    yield lambda start: made.append(cancel_next(app.extensions["engine"], start)) or made[-1]
+    for state in made:
+        state["remove"]()
+
+
+def test_a_statement_timeout_during_a_push_gets_the_apology_and_stores_only_the_failure(app, wx,
+                                                                                    slow_statement):
+    """The push's first write is cancelled: the fan gets the apology (never a 500, never
+    silence), only an error event is stored (the fan row rolled back with the rest), WeChat is
+    not asked to retry (200), and the fan's next message is served normally."""
+    state = slow_statement("INSERT INTO fan")
+    assert wx.text("你好") == APOLOGY and wx.last.status == 200
+    assert state["fired"]
+    with app.extensions["db"]() as s:
+        assert s.execute(select(Event.type, Event.outcome)).all() == [("text", "error")]
+        assert s.scalar(select(func.count()).select_from(Fan)) == 0
+    assert wx.text("你好") == FALLBACK
+
+
+def test_a_statement_timeout_during_a_delivery_job_is_retried_and_sends_once(relay, phone, world, jobs,
+                                                                           slow_statement):
+    """The delivery job's read of what waits is cancelled: the job fails, rq retries it (5 s),
+    the message stays pending meanwhile, and the retry sends it exactly once."""
+    alice, bob = phone("alice"), phone("bob")
+    bob.text("在吗")
+    alice.text("告诉 bob 晚上七点开会")
+    state = slow_statement("SELECT outbound_message.id")
+    jobs.run_all()
+    assert state["fired"] and custom_texts(world, bob) == []
+    assert states(relay, bob) == [("pending", None)]
+    assert run_due_retries(jobs) == 1
+    jobs.run_all()
+    assert custom_texts(world, bob) == ["晚上七点开会"]
+    assert [c["errcode"] for c in world.calls(CUSTOM_SEND)] == [0]
+    assert states(relay, bob) == [("sent", "custom")] and jobs.failed() == 0
