@@ -81,6 +81,8 @@ def register_commands(app: Flask) -> None:
                   stores_cli, staff_cli, members_cli, menus_cli, qr_cli, fans_cli, tags_cli, cs_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)
+    from bot.serve import serve
+    app.cli.add_command(serve)
 
 
 @click.group("db", help="Database schema.", cls=AppGroup)

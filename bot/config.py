@@ -31,6 +31,8 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "WECHAT_OAUTH_BASE": env.get("WECHAT_OAUTH_BASE"),
         "WECHAT_HTTP_TIMEOUT": float(env.get("WECHAT_HTTP_TIMEOUT") or 5),
         "JOBS_INLINE": _flag(env.get("JOBS_INLINE"), None),   # None: decided below
+        # Log lines of INFO reach the terminal too (else only instance/log/bot.log).
+        "VERBOSE": _flag(env.get("VERBOSE"), False),
         # Staff posters' backgrounds, one per store: "<store code>.png" (or .jpg); else a default.
         "POSTER_DIR": env.get("POSTER_DIR") or str(ROOT / "instance" / "posters"),
         # Customer service timeouts (issue #6): an open conversation with no message for this long
@@ -52,10 +54,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         cfg["WECHAT_OAUTH_BASE"] = f"{sandbox_base}/open" if cfg["SANDBOX"] else REAL_OAUTH_BASE
     cfg["WECHAT_API_BASE"] = cfg["WECHAT_API_BASE"].rstrip("/")
     if cfg["JOBS_INLINE"] is None:
-        # Without a Redis server there is no worker to hand jobs to: run them after commit.
-        cfg["JOBS_INLINE"] = cfg["REDIS_URL"] is None and cfg.get("REDIS") is None
-    if not cfg["JOBS_INLINE"] and not (cfg["REDIS_URL"] or cfg.get("REDIS")):
-        raise RuntimeError("JOBS_INLINE=0 needs REDIS_URL: rq workers read jobs from a Redis server")
+        # Jobs go to rq everywhere, the embedded mode included: its Redis is a real server shared
+        # by every process (bot/local_redis.py), and `make run` runs the worker.
+        cfg["JOBS_INLINE"] = False
     if cfg["SMS_BACKEND"] not in ("console", "http"):
         raise RuntimeError("SMS_BACKEND is console or http")
     if cfg["SMS_BACKEND"] == "http" and not cfg["SMS_HTTP_URL"]:
