@@ -15,7 +15,7 @@ from models.db import make_engine, make_sessionmaker
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides the environment (tests pass REDIS, CLOCK, URLs...)."""
     cfg = settings.load(config)
-    app = Flask(__name__, instance_path=str(settings.ROOT / "instance"))
+    app = Flask(__name__, instance_path=str(cfg["INSTANCE_PATH"]))
     app.config.update(cfg)
     configure_logging(app)
 

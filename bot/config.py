@@ -17,8 +17,11 @@ def _flag(value: str | None, default: bool | None) -> bool | None:
 def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Flask config: environment first, then `overrides` (tests), then derived defaults."""
     env = os.environ
+    # The embedded mode's files: SQLite, the Redis server, logs, sandbox media (tests use their own).
+    instance = Path(env.get("INSTANCE_PATH") or ROOT / "instance")
     cfg: dict[str, Any] = {
-        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'bot.sqlite3'}",
+        "INSTANCE_PATH": str(instance),
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{instance / 'bot.sqlite3'}",
         "REDIS_URL": env.get("REDIS_URL") or None,
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "SANDBOX": _flag(env.get("SANDBOX"), True),
@@ -34,7 +37,7 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # Log lines of INFO reach the terminal too (else only instance/log/bot.log).
         "VERBOSE": _flag(env.get("VERBOSE"), False),
         # Staff posters' backgrounds, one per store: "<store code>.png" (or .jpg); else a default.
-        "POSTER_DIR": env.get("POSTER_DIR") or str(ROOT / "instance" / "posters"),
+        "POSTER_DIR": env.get("POSTER_DIR") or str(instance / "posters"),
         # Customer service timeouts (issue #6): an open conversation with no message for this long
         # closes; an agent who has not answered a new one is reminded, then it goes to another.
         "CS_IDLE_CLOSE_MINUTES": int(env.get("CS_IDLE_CLOSE_MINUTES") or 30),

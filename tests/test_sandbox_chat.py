@@ -22,9 +22,14 @@ def test_a_scripted_chat_reads_like_a_transcript(app, account, tmp_path):
 
 
 def test_bad_commands_are_explained_not_fatal(app, account, tmp_path):
-    output = chat(app, tmp_path, "/teleport", "/scan", "你好", mode="plain")
-    assert "? unknown command /teleport" in output
-    assert output.count("commands:") == 2          # the help follows each mistake
+    output = chat(app, tmp_path, "/teleport", "/scan", "/location north", "/image /nowhere.png",
+                  "{code}", "你好", mode="plain")
+    assert "alice> /teleport\n  ? unknown command /teleport; /help lists the commands\n" in output
+    assert "alice> /scan\n  ? usage: /scan SCENE\n" in output
+    assert "alice> /location north\n  ? usage: /location LAT LNG\n" in output
+    assert "alice> /image /nowhere.png\n  ? no file /nowhere.png\n" in output
+    assert "alice> {code}\n  ? no SMS code has arrived yet" in output
+    assert "Traceback" not in output and "commands:" not in output
     assert "alice> 你好\n  没太明白" in output
 
 
