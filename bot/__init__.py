@@ -44,6 +44,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         from bot.sandbox.api import api_blueprint, oauth_blueprint
         app.register_blueprint(api_blueprint, url_prefix="/sandbox/api")
         app.register_blueprint(oauth_blueprint, url_prefix="/sandbox/open")
+        from bot.sandbox.web import web_blueprint
+        app.register_blueprint(web_blueprint, url_prefix="/sandbox")
 
     from bot.cli import mirror_all_to_sandbox, register_commands
     register_commands(app)

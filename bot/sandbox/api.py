@@ -145,7 +145,8 @@ def authorize() -> Any:
         if scripted is not None:
             raise ApiError(scripted, "scripted by fail_next")
         wx.oauth.check_authorize(args)
-        openid = args.get("openid", "").strip()
+        # A browser sandbox phone opening a VIEW page leaves its person's openid in a cookie.
+        openid = (args.get("openid") or request.cookies.get("sandbox_openid", "")).strip()
         if args.get("confirm") == "1" and openid:
             code = wx.oauth.issue_code(args["appid"], openid, args["scope"])
             answer: Any = redirect(_with_query(args["redirect_uri"],

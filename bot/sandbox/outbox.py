@@ -61,7 +61,9 @@ class Watch:
         self.sms_since = (texts[-1]["at"] if texts else 0.0) if sms_since is None else sms_since
         self.last_code: str | None = None
 
-    def new(self, sms: bool = True) -> list[Arrival]:
+    def new(self, sms: bool = True, phones: set[str] | None = None) -> list[Arrival]:
+        """What arrived since the last call; SMS only to `phones` when given (a browser phone
+        receives the texts sent to the numbers typed on it)."""
         arrivals = []
         inbox = self._inbox()
         for message in inbox[self.inbox_seen:]:
@@ -71,6 +73,8 @@ class Watch:
             for text in sent_texts(self.world.backend.redis):
                 if text["at"] > self.sms_since:
                     self.sms_since = text["at"]
+                    if phones is not None and text["phone"] not in phones:
+                        continue
                     found = CODE.search(text["text"])
                     self.last_code = found.group(0) if found else self.last_code
                     arrivals.append(Arrival("sms", "sms", text["text"], phone=mask_phone(text["phone"])))
