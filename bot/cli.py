@@ -1,5 +1,6 @@
 """Operator commands: `flask --app wsgi db|accounts|keywords|demo|sandbox ...` (DESIGN.md)."""
 import re
+import sys
 
 import click
 from flask import Flask, current_app
@@ -85,6 +86,18 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(serve)
 
 
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _ask_secret(slug: str) -> str:
+    """The AppSecret of a new account, asked for without echo; without a terminal, say how."""
+    if not stdin_is_terminal():
+        raise click.UsageError(f"account {slug} is new: give --secret (the AppSecret from the WeChat "
+                               "console's 开发 › 基本配置)")
+    return click.prompt("AppSecret", hide_input=True)
+
+
 @click.group("db", help="Database schema.", cls=AppGroup)
 def db_cli():
     pass
@@ -105,7 +118,7 @@ def accounts_cli():
 @click.argument("slug", callback=_check(SLUG, "slug (a-z, 0-9, -; up to 32)"))
 @click.option("--type", "type_", type=click.Choice([SERVICE, SUBSCRIPTION]), required=True)
 @click.option("--appid", required=True, callback=_check(APPID, "AppID (wx + 16 characters)"))
-@click.option("--secret", required=True, prompt=True, hide_input=True)
+@click.option("--secret", help="The AppSecret (asked for, unshown, in a terminal; an update keeps it if left out).")
 @click.option("--token", required=True, callback=_check(TOKEN, "token (3-32 letters or digits)"))
 @click.option("--aes-key", callback=_check(AES_KEY, "EncodingAESKey (43 letters or digits)"))
 @click.option("--original-id", help="gh_... (the ToUserName of pushes)")
@@ -123,6 +136,10 @@ def accounts_add(slug, type_, appid, secret, token, aes_key, original_id, name, 
         owner = db.scalar(select(Account).where(Account.appid == appid))
         if owner is not None and owner is not account:
             raise click.ClickException(f"AppID {appid} already belongs to account {owner.slug}")
+        if secret is None and account is not None:
+            secret = account.secret
+        if secret is None:
+            secret = _ask_secret(slug)
         if account is None:
             account = Account(slug=slug, appid=appid, name="", welcome_text="")
             db.add(account)
@@ -236,6 +253,28 @@ DEMO_KEYWORDS = [("营业时间", EXACT, "门店营业时间：每天 9:00-21:00
                  ("地址", CONTAINS, "总部地址：上海市黄浦区示例路 1 号。")]
 
 
+# The README's "Try it": a store whose code a fan scans, and an agent on its roster who binds
+# 13900000001 in a sandbox phone and answers the fans who ask for a person.
+DEMO_STORE = dict(code="S1", name="西湖门店")
+DEMO_AGENT = dict(phone="13900000001", name="小王", roles="agent", capacity=3, default_agent=True)
+
+
+def _demo_store_and_agent(db) -> None:
+    from models.org import Company, Staff, Store
+    if db.scalar(select(Store.id).where(Store.code == DEMO_STORE["code"])) is not None:
+        return
+    company = db.scalar(select(Company).where(Company.code == "DEMO"))
+    if company is None:
+        company = Company(code="DEMO", name="旅游集团（演示）")
+        db.add(company)
+        db.flush()
+    store = Store(company_id=company.id, **DEMO_STORE)
+    db.add(store)
+    db.flush()
+    if db.scalar(select(Staff.id).where(Staff.phone == DEMO_AGENT["phone"])) is None:
+        db.add(Staff(store_id=store.id, **DEMO_AGENT))
+
+
 @click.command("demo", help="Create (or refresh) the demo service account `demo` and its demo data.")
 @with_appcontext
 def demo():
@@ -250,6 +289,7 @@ def demo():
                                                           KeywordReply.keyword == keyword))
             if exists is None:
                 db.add(KeywordReply(account_id=account.id, keyword=keyword, match=match, reply=reply))
+        _demo_store_and_agent(db)
         if db.scalar(select(PointsPolicy.id).limit(1)) is None:     # never over an operator's rules
             load(db, parse(EXAMPLE_RULES.read_text(encoding="utf-8")))
     forget(current_app.extensions["redis"], account.slug)
