@@ -97,6 +97,7 @@ class Terminal:
         self.screen = ""
         self.lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
+        self.expect(r"sandbox chat: .* /help for commands\.", timeout=90)   # a loaded machine starts slowly
 
     def _read(self):
         for chunk in iter(lambda: self.process.stdout.read(1), ""):
@@ -107,7 +108,7 @@ class Terminal:
         self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
 
-    def expect(self, pattern: str, timeout: float = 20, after: int = 0) -> re.Match:
+    def expect(self, pattern: str, timeout: float = 45, after: int = 0) -> re.Match:
         """The first match of pattern printed after position `after` (waits for it)."""
         def seen():
             with self.lock:
