@@ -16,11 +16,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 setup: $(VENV)/.installed
 
-# Embedded defaults: SQLite under instance/, in-process Redis, jobs inline, sandbox on.
+# Embedded defaults: SQLite and a Redis server under instance/, an rq worker and the cron
+# scheduler as children of the server, sandbox on.
 run: setup
 	$(FLASK) db upgrade
 	$(FLASK) demo
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) serve --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

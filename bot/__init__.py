@@ -1,5 +1,4 @@
 """The app factory: Flask app, Redis, database, job queue, dispatcher, WeChat transport."""
-import logging
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -9,17 +8,18 @@ from flask import Flask
 from bot import config as settings
 from bot.clock import Clock
 from bot.jobs import JobQueue
+from bot.logs import configure_logging
 from models.db import make_engine, make_sessionmaker
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides the environment (tests pass REDIS, CLOCK, URLs...)."""
     cfg = settings.load(config)
-    app = Flask(__name__, instance_path=str(settings.ROOT / "instance"))
+    app = Flask(__name__, instance_path=str(cfg["INSTANCE_PATH"]))
     app.config.update(cfg)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(app)
 
-    redis = cfg.get("REDIS") or _redis(cfg["REDIS_URL"])
+    redis = cfg.get("REDIS") or _redis(cfg["REDIS_URL"], Path(app.instance_path))
     if cfg["DATABASE_URL"].startswith("sqlite:///"):
         Path(cfg["DATABASE_URL"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(cfg["DATABASE_URL"])
@@ -44,6 +44,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         from bot.sandbox.api import api_blueprint, oauth_blueprint
         app.register_blueprint(api_blueprint, url_prefix="/sandbox/api")
         app.register_blueprint(oauth_blueprint, url_prefix="/sandbox/open")
+        from bot.sandbox.web import web_blueprint
+        app.register_blueprint(web_blueprint, url_prefix="/sandbox")
 
     from bot.commands.table import mirror_all_to_sandbox, register_commands
     register_commands(app)
@@ -52,13 +54,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _redis(url: str | None):
+def _redis(url: str | None, instance: Path):
     if url:
         from redis import Redis
         return Redis.from_url(url)
-    # Embedded default: an in-process Redis, private to this process (DESIGN.md, operator contract).
-    import fakeredis
-    return fakeredis.FakeRedis()
+    # Embedded default: one real Redis in instance/redis/, shared by every process of the checkout.
+    from bot import local_redis
+    return local_redis.connect(instance / "redis")
 
 
 def _http(app: Flask) -> requests.Session:

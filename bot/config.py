@@ -17,8 +17,11 @@ def _flag(value: str | None, default: bool | None) -> bool | None:
 def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Flask config: environment first, then `overrides` (tests), then derived defaults."""
     env = os.environ
+    # The embedded mode's files: SQLite, the Redis server, logs, sandbox media (tests use their own).
+    instance = Path(env.get("INSTANCE_PATH") or ROOT / "instance")
     cfg: dict[str, Any] = {
-        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'bot.sqlite3'}",
+        "INSTANCE_PATH": str(instance),
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{instance / 'bot.sqlite3'}",
         "REDIS_URL": env.get("REDIS_URL") or None,
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "SANDBOX": _flag(env.get("SANDBOX"), True),
@@ -31,8 +34,10 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "WECHAT_OAUTH_BASE": env.get("WECHAT_OAUTH_BASE"),
         "WECHAT_HTTP_TIMEOUT": float(env.get("WECHAT_HTTP_TIMEOUT") or 5),
         "JOBS_INLINE": _flag(env.get("JOBS_INLINE"), None),   # None: decided below
+        # Log lines of INFO reach the terminal too (else only instance/log/bot.log).
+        "VERBOSE": _flag(env.get("VERBOSE"), False),
         # Staff posters' backgrounds, one per store: "<store code>.png" (or .jpg); else a default.
-        "POSTER_DIR": env.get("POSTER_DIR") or str(ROOT / "instance" / "posters"),
+        "POSTER_DIR": env.get("POSTER_DIR") or str(instance / "posters"),
         # Customer service timeouts (issue #6): an open conversation with no message for this long
         # closes; an agent who has not answered a new one is reminded, then it goes to another.
         "CS_IDLE_CLOSE_MINUTES": int(env.get("CS_IDLE_CLOSE_MINUTES") or 30),
@@ -56,10 +61,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         cfg["WECHAT_OAUTH_BASE"] = f"{sandbox_base}/open" if cfg["SANDBOX"] else REAL_OAUTH_BASE
     cfg["WECHAT_API_BASE"] = cfg["WECHAT_API_BASE"].rstrip("/")
     if cfg["JOBS_INLINE"] is None:
-        # Without a Redis server there is no worker to hand jobs to: run them after commit.
-        cfg["JOBS_INLINE"] = cfg["REDIS_URL"] is None and cfg.get("REDIS") is None
-    if not cfg["JOBS_INLINE"] and not (cfg["REDIS_URL"] or cfg.get("REDIS")):
-        raise RuntimeError("JOBS_INLINE=0 needs REDIS_URL: rq workers read jobs from a Redis server")
+        # Jobs go to rq everywhere, the embedded mode included: its Redis is a real server shared
+        # by every process (bot/local_redis.py), and `make run` runs the worker.
+        cfg["JOBS_INLINE"] = False
     if cfg["SMS_BACKEND"] not in ("console", "http"):
         raise RuntimeError("SMS_BACKEND is console or http")
     if cfg["SMS_BACKEND"] == "http" and not cfg["SMS_HTTP_URL"]:

@@ -31,8 +31,9 @@ class JobSpec:
 
 
 class JobQueue:
-    """Hands jobs to rq, or, with no Redis server (embedded mode), to one background thread of
-    this process, so a webhook request never waits for a WeChat API call either way."""
+    """Hands jobs to rq (the embedded mode too: its Redis is a real server, bot/local_redis.py),
+    or with JOBS_INLINE=1 to one background thread of this process, so a webhook request never
+    waits for a WeChat API call either way."""
 
     def __init__(self, redis: Redis, inline: bool, app=None):
         self.redis = redis
@@ -47,7 +48,7 @@ class JobQueue:
         self._queues[spec.queue].enqueue(spec.func, *spec.args, job_id=spec.job_id, retry=retry)
 
     def drain(self, timeout: float = 10.0) -> bool:
-        """Embedded mode: wait until every submitted job (and its retries) ran; True if idle."""
+        """JOBS_INLINE=1: wait until every submitted job (and its retries) ran; True if idle."""
         return self._runner.drain(timeout) if self._runner is not None else True
 
     def queue(self, name: str) -> Queue:
@@ -61,7 +62,7 @@ class JobQueue:
 
 
 class InlineRunner:
-    """The embedded mode's worker: one daemon thread running jobs in submission order inside
+    """JOBS_INLINE=1: one daemon thread running jobs in submission order inside
     the app's context, retrying with the job's intervals as rq would. Jobs are idempotent, so
     a job lost with the process is repaired by the next trigger (DESIGN.md: nothing dropped)."""
 

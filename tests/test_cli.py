@@ -77,7 +77,16 @@ def test_updating_keeps_what_is_not_given_and_the_previous_aes_key(cli, db):
     assert (saved.welcome_text, saved.notice_template_id) == ("你好", "TPL1")
 
 
-def test_secret_is_prompted_hidden_when_not_given(cli, db):
+def test_a_missing_secret_without_a_terminal_says_what_to_give(cli, db):
+    args = [a for a in GOOD if a not in ("--secret", "s3cr3t-value-xyz")]
+    result = cli(*args, input="")
+    assert result.exit_code == 2
+    assert "account sub1 is new: give --secret (the AppSecret" in result.output
+    assert "Aborted" not in result.output and account(db, "sub1") is None
+
+
+def test_secret_is_prompted_hidden_in_a_terminal(cli, db, monkeypatch):
+    monkeypatch.setattr("bot.commands.accounts.stdin_is_terminal", lambda: True)
     args = [a for a in GOOD if a not in ("--secret", "s3cr3t-value-xyz")]
     result = cli(*args, input="typed-secret-123\n")
     assert result.exit_code == 0, result.output
@@ -141,3 +150,19 @@ def test_short_secrets_are_masked_entirely(cli):
     assert cli(*args).exit_code == 0
     listing = cli("accounts", "list").output
     assert "short" not in listing and "secret=****" in listing
+
+
+def test_the_readmes_account_example_works_as_written(cli, db):
+    import re
+    import shlex
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    line = re.search(r"flask --app wsgi (accounts add sub-sh .*?)\n(?!\s)", readme.replace("\\\n", " "))
+    result = cli(*shlex.split(line.group(1)), input="")
+    assert result.exit_code == 0, result.output
+    assert account(db, "sub-sh").type == "subscription" and account(db, "sub-sh").verified is False
+    # Updating it without --secret keeps the secret.
+    result = cli("accounts", "add", "sub-sh", "--type", "subscription", "--appid", "wx1234567890abcdef",
+                 "--token", "subshtoken2", input="")
+    assert result.exit_code == 0, result.output
+    assert account(db, "sub-sh").secret == "0123456789abcdef0123456789abcdef"

@@ -1,4 +1,4 @@
-"""Embedded mode (no REDIS_URL): jobs run on one background thread of the web process, after
+"""JOBS_INLINE=1: jobs run on one background thread of the web process, after
 commit, never inside the webhook request, with the retries rq would give them."""
 import threading
 

@@ -1,4 +1,6 @@
 """`flask --app wsgi accounts add|list|remove`: the official accounts this deployment serves."""
+import sys
+
 import click
 from flask.cli import AppGroup
 from flask import current_app
@@ -15,11 +17,23 @@ def accounts_cli():
     pass
 
 
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _ask_secret(slug: str) -> str:
+    """The AppSecret of a new account, asked for without echo; without a terminal, say how."""
+    if not stdin_is_terminal():
+        raise click.UsageError(f"account {slug} is new: give --secret (the AppSecret from the WeChat "
+                               "console's 开发 › 基本配置)")
+    return click.prompt("AppSecret", hide_input=True)
+
+
 @accounts_cli.command("add")
 @click.argument("slug", callback=_check(SLUG, "slug (a-z, 0-9, -; up to 32)"))
 @click.option("--type", "type_", type=click.Choice([SERVICE, SUBSCRIPTION]), required=True)
 @click.option("--appid", required=True, callback=_check(APPID, "AppID (wx + 16 characters)"))
-@click.option("--secret", required=True, prompt=True, hide_input=True)
+@click.option("--secret", help="The AppSecret (asked for, unshown, in a terminal; an update keeps it if left out).")
 @click.option("--token", required=True, callback=_check(TOKEN, "token (3-32 letters or digits)"))
 @click.option("--aes-key", callback=_check(AES_KEY, "EncodingAESKey (43 letters or digits)"))
 @click.option("--original-id", help="gh_... (the ToUserName of pushes)")
@@ -37,6 +51,10 @@ def accounts_add(slug, type_, appid, secret, token, aes_key, original_id, name, 
         owner = db.scalar(select(Account).where(Account.appid == appid))
         if owner is not None and owner is not account:
             raise click.ClickException(f"AppID {appid} already belongs to account {owner.slug}")
+        if secret is None and account is not None:
+            secret = account.secret
+        if secret is None:
+            secret = _ask_secret(slug)
         if account is None:
             account = Account(slug=slug, appid=appid, name="", welcome_text="")
             db.add(account)

@@ -17,6 +17,7 @@ from bot.qr.cli import qr_cli
 from bot.qr.move import fans_cli
 from bot.qr.stats_cli import qr_stats
 from bot.sandbox.chat import sandbox_cli
+from bot.serve import serve
 from bot.tags_cli import tags_cli
 from bot.unbind import members_unbind
 from menus.push import menus_cli
@@ -31,3 +32,4 @@ def register_commands(app: Flask) -> None:
                   mall_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)
+    app.cli.add_command(serve)

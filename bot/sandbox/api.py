@@ -47,9 +47,13 @@ def _parse_body() -> tuple[Any, ApiError | None]:
 
 
 def _uploaded() -> dict[str, dict[str, Any]]:
-    """What was uploaded, per multipart field: file name, content type and size."""
-    return {name: {"filename": f.filename, "content_type": f.mimetype, "size": len(f.read())}
-            for name, f in request.files.items()}
+    """What was uploaded, per multipart field: file name, content type, size and the bytes."""
+    uploaded = {}
+    for name, f in request.files.items():
+        data = f.read()
+        uploaded[name] = {"filename": f.filename, "content_type": f.mimetype, "size": len(data),
+                          "data": data}
+    return uploaded
 
 
 def _claimed_appid(wx: SandboxWeChat, query: dict[str, str], body: Any) -> str | None:
@@ -97,7 +101,8 @@ def serve(path: str) -> Response:
     except ApiError as error:
         answer, errcode = error.answer(), error.errcode
     wx.recorder.record(path, request.method, appid, query,
-                       body if isinstance(body, dict) else None, errcode, files)
+                       body if isinstance(body, dict) else None, errcode,
+                       {name: {k: v for k, v in f.items() if k != "data"} for name, f in files.items()})
     return _json(answer)
 
 
@@ -140,7 +145,8 @@ def authorize() -> Any:
         if scripted is not None:
             raise ApiError(scripted, "scripted by fail_next")
         wx.oauth.check_authorize(args)
-        openid = args.get("openid", "").strip()
+        # A browser sandbox phone opening a VIEW page leaves its person's openid in a cookie.
+        openid = (args.get("openid") or request.cookies.get("sandbox_openid", "")).strip()
         if args.get("confirm") == "1" and openid:
             code = wx.oauth.issue_code(args["appid"], openid, args["scope"])
             answer: Any = redirect(_with_query(args["redirect_uri"],

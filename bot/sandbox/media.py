@@ -2,7 +2,7 @@
 
 Limits from that page: image ≤10 MB (bmp/png/jpeg/jpg/gif), voice ≤2 MB (amr/mp3), video ≤10 MB
 (mp4), thumb ≤64 KB (jpg). WeChat judges the file by its name's extension, so an upload without
-a file name answers 40005, as it does there. Media lives 3 days. Only size and type are kept.
+a file name answers 40005, as it does there. Media lives 3 days, its bytes with it (the phones show them).
 """
 from typing import Any
 
@@ -29,7 +29,7 @@ class Media:
         self.b = backend
 
     def upload(self, appid: str, media_type: str | None, filename: str | None,
-               content_type: str | None, size: int | None) -> dict[str, Any]:
+               content_type: str | None, size: int | None, data: bytes | None = None) -> dict[str, Any]:
         """POST /cgi-bin/media/upload?type=... with multipart field "media"."""
         if media_type not in MEDIA_RULES:
             raise ApiError(40004, f"type must be one of {', '.join(MEDIA_RULES)}")
@@ -46,6 +46,9 @@ class Media:
         record = {"type": media_type, "size": size, "filename": filename,
                   "content_type": content_type, "created_at": created_at}
         self.b.set_json(keys.sandbox_media(appid, media_id), record, keys.SANDBOX_MEDIA_TTL)
+        if data:
+            # Kept so a sandbox phone can show what the bot sent (WeChat serves it by media/get).
+            self.b.redis.set(_bytes_key(appid, media_id), data, ex=keys.SANDBOX_MEDIA_TTL)
         return {"type": media_type, "media_id": media_id, "created_at": created_at}
 
     def get(self, appid: str, media_id: str) -> dict[str, Any] | None:
@@ -55,8 +58,19 @@ class Media:
             return None
         return dict(record)
 
+    def content(self, appid: str, media_id: str) -> bytes | None:
+        """The uploaded bytes of live media, or None."""
+        if self.get(appid, media_id) is None:
+            return None
+        data: bytes | None = self.b.redis.get(_bytes_key(appid, media_id))
+        return data
+
     def require(self, appid: str, media_id: Any, media_type: str) -> None:
         """40007 unless media_id is live media of that account and type."""
         record = self.get(appid, media_id) if isinstance(media_id, str) else None
         if record is None or record["type"] != media_type:
             raise ApiError(40007)
+
+
+def _bytes_key(appid: str, media_id: str) -> str:
+    return keys.sandbox_media(appid, media_id) + ":bytes"

@@ -40,7 +40,7 @@ def _upload(wx: SandboxWeChat, c: Call) -> dict[str, Any]:
     """media/upload: the multipart field "media" described by the dispatcher."""
     media = c.files.get("media", {})
     return wx.media_store.upload(c.appid, c.query.get("type"), media.get("filename"),
-                                 media.get("content_type"), media.get("size"))
+                                 media.get("content_type"), media.get("size"), media.get("data"))
 
 
 def get(capability: str | None, handler: Handler, auth: str = "token") -> Route:

@@ -1,0 +1,85 @@
+"""The sandbox in a browser (/sandbox/), in Debian's headless Chromium against `make run`'s
+service on the embedded defaults: two phones on one page, the agent binds their phone with the
+code the SMS shows, the fan asks 人工, the agent answers, the fan rates. Nobody reloads anything:
+what the other person sends appears by itself. Screenshots go to tests/artifacts/."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.embedded_processes import Service, flask, free_port
+
+# The embedded mode in real processes ignores TEST_DATABASE_URL/TEST_REDIS_URL: CI's embedded pass
+# runs these; its PostgreSQL pass would only repeat them.
+pytestmark = pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")),
+                                reason="embedded-mode processes run in the embedded pass")
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+AGENT_PHONE = "13900000001"
+
+
+def test_two_phones_fan_asks_for_an_agent_the_agent_answers_the_fan_rates(tmp_path):
+    instance = tmp_path / "instance"
+    flask(instance, "db", "upgrade")
+    flask(instance, "demo")
+    (tmp_path / "stores.csv").write_text("code,name,company\nS1,西湖门店,HZ\n", encoding="utf-8")
+    (tmp_path / "staff.csv").write_text(
+        f"phone,name,store,roles,capacity,default_agent\n{AGENT_PHONE},小王,S1,agent,3,1\n", encoding="utf-8")
+    flask(instance, "stores", "import", str(tmp_path / "stores.csv"))
+    flask(instance, "staff", "import", str(tmp_path / "staff.csv"))
+    flask(instance, "menus", "push", "--account", "demo")
+    ARTIFACTS.mkdir(exist_ok=True)
+    service = Service(instance, free_port())
+    try:
+        with sync_playwright() as p:
+            # Debian's chromium, never a downloaded one: a missing binary fails this test.
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1000, "height": 820})
+            page.goto(f"{service.url}/sandbox/?phone=demo:carol&phone=demo:xiaowang")
+            fan, agent = page.locator('.phone[data-name="carol"]'), page.locator('.phone[data-name="xiaowang"]')
+            expect(fan.locator(".title")).to_contain_text("carol @ demo")
+
+            def say(phone, text):
+                phone.locator(".text").fill(text)
+                phone.locator(".send").click()
+
+            agent.locator(".follow").click()
+            expect(agent.locator(".msg.bot").last).to_contain_text("欢迎关注旅游集团")
+            # The menu pushed to the sandbox shows, as buttons, for a fan (粉丝 or the default).
+            expect(agent.locator(".menu > button").first).to_be_visible(timeout=15_000)
+            say(agent, "绑定")
+            expect(agent.locator(".msg.bot").last).to_contain_text("请输入您的手机号")
+            say(agent, AGENT_PHONE)
+            sms = agent.locator(".msg.sms")
+            expect(sms).to_contain_text("验证码是", timeout=20_000)
+            code = re.search(r"验证码是 (\d{6})", sms.first.inner_text()).group(1)
+            say(agent, code)
+            expect(agent.locator(".msg.bot").last).to_contain_text("员工身份验证成功")
+            say(agent, "上班")
+            expect(agent.locator(".msg.bot").last).to_contain_text("已上班")
+
+            fan.locator(".follow").click()
+            expect(fan.locator(".msg.bot").last).to_contain_text("欢迎关注旅游集团")
+            say(fan, "人工")
+            expect(fan.locator(".msg.bot").last).to_contain_text("已为您接通")
+            say(fan, "我的订单还没出票")
+            # Nobody on the agent's phone typed: the relay arrives as a customer-service message.
+            expect(agent.locator(".msg.cs").last).to_contain_text("我的订单还没出票", timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "sandbox-cs-fan-asks.png"))
+
+            say(agent, "您好，我帮您查一下，已为您出票")
+            expect(fan.locator(".msg.cs").last).to_contain_text("已为您出票", timeout=30_000)
+            say(agent, "结束")
+            expect(fan.locator(".msg.cs", has_text="请为本次服务打分")).to_have_count(1, timeout=30_000)
+            say(fan, "5")
+            expect(fan.locator(".msg.bot").last).to_contain_text("感谢", timeout=15_000)
+            page.screenshot(path=str(ARTIFACTS / "sandbox-cs-fan-rated.png"))
+            assert not page.locator(".msg.error").count()
+            browser.close()
+    finally:
+        service.stop()
