@@ -168,7 +168,7 @@ def test_shipping_tells_the_member_the_tracking_number(db, run, shop, app):
 def test_stock_and_points_invariants_hold_for_any_sequence(app, db, run, steps):
     """Whatever members redeem and cancel: stock + sold is what was loaded, stock never below
     zero, sold equals the orders not cancelled, every balance equals its ledger."""
-    from conftest import empty_tables
+    from tests.conftest import empty_tables
     db.rollback()
     db.expunge_all()        # each example starts from empty tables, ids counted afresh
     empty_tables(app.extensions["engine"])
