@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from bot import points
-from bot.points.purchases import (PurchaseError, find_member, parse_amount, parse_time,
+from bot.points.policy import CST
+from bot.points.purchases import (PurchaseError, find_member, parse_amount, parse_date, parse_time,
                                   record_purchase, refund_purchase)
 from models import Integration
 
@@ -95,6 +96,13 @@ def purchases():
     if paid_at > current_app.extensions["clock"].now() + FUTURE_SLACK:
         raise PurchaseError("invalid_field", "paid_at is in the future", 400)
     method = _text(body, "payment_method", 32)
+    trip_end = None
+    if body.get("trip_end") is not None:
+        trip_end = parse_date(body.get("trip_end"))
+        if trip_end is None:
+            raise PurchaseError("invalid_field", "trip_end must be a China date like 2027-07-14", 400)
+        if trip_end < paid_at.astimezone(CST).date():
+            raise PurchaseError("invalid_field", "trip_end is before paid_at: a trip ends after it is paid", 400)
     if not body.get("phone") and not body.get("openid"):
         raise PurchaseError("invalid_field", "phone or openid is required", 400)
     try:
@@ -103,7 +111,8 @@ def purchases():
             if member_id is None:
                 raise PurchaseError("unknown_member", "no member has this phone or openid", 404)
             outcome = record_purchase(book, order_id=order_id, member_id=member_id, amount_fen=amount,
-                                      paid_at=paid_at, payment_method=method, source=source)
+                                      paid_at=paid_at, payment_method=method, source=source,
+                                      trip_end=trip_end)
             balance = book.lock(member_id).points
     except IntegrityError:
         # The same order arrived twice at once (for two members: the member locks do not meet):
@@ -111,8 +120,10 @@ def purchases():
         raise PurchaseError("duplicate_order", f"order {order_id} is being recorded by another call", 409)
     log.info("purchase order=%s source=%s points=%d replayed=%s", order_id, source, outcome.points,
              outcome.replayed)
+    waiting = {"pending_points": outcome.pending,
+               "pending_until": outcome.pending_until.isoformat()} if outcome.pending else {}
     return jsonify(order_id=order_id, points=outcome.points, growth=outcome.growth, balance=balance,
-                   replayed=outcome.replayed), 200 if outcome.replayed else 201
+                   replayed=outcome.replayed, **waiting), 200 if outcome.replayed else 201
 
 
 @bp.post("/purchases/<path:order_id>/refund")
@@ -132,7 +143,8 @@ def refund(order_id: str):
     log.info("refund order=%s refund=%s points=%d replayed=%s", order_id, refund_id, outcome.points,
              outcome.replayed)
     return jsonify(order_id=order_id, refund_id=refund_id, points_reversed=outcome.points,
-                   growth_reversed=outcome.growth, replayed=outcome.replayed), \
+                   growth_reversed=outcome.growth, replayed=outcome.replayed,
+                   **({"points_cancelled": outcome.pending} if outcome.pending else {})), \
         200 if outcome.replayed else 201
 
 

@@ -1,5 +1,6 @@
 """Points in the chat: "积分" (or the menu's MY_POINTS), "积分明细", and the daily "签到"."""
 from bot.dispatch import Router
+from bot.points import pending
 from bot.points.engine import expire_due, fire, has_due_lots
 from bot.points.ledger import Book
 from bot.points.notify import deliver
@@ -21,14 +22,17 @@ def not_a_member(ctx) -> str:
 
 
 def _member(ctx) -> tuple[Book, Member] | tuple[None, None]:
-    """The member's book and row, due expiries applied first, or Nones for a fan who is not a
-    member. The row is locked only when something expires: reading never waits for an award."""
+    """The member's book and row, due maturing and expiries applied first, or Nones for a fan who
+    is not a member. The row is locked only when something is due: reading never waits for an award."""
     if ctx.fan.member_id is None:
         return None, None
     book = Book(ctx.db, ctx.now)
     member = ctx.db.get(Member, ctx.fan.member_id)
-    if has_due_lots(ctx.db, member.id, ctx.now):
+    # Pending points whose day has come are paid here too, so 积分 never shows them waiting
+    # between midnight and the hourly maturing job.
+    if has_due_lots(ctx.db, member.id, ctx.now) or pending.has_due(ctx.db, member.id, ctx.now):
         member = book.lock(member.id)
+        pending.mature_due(book, member)
         expire_due(book, member)
     return book, member
 

@@ -5,15 +5,17 @@ from models.cs import AgentState, Assignment, CannedReply, Conversation, CsMessa
 from models.event import Event
 from models.fan import Fan
 from models.keyword import KeywordReply
+from models.lifecycle import MemberStage
 from models.member import Member
 from models.org import Company, Staff, Store
 from models.outbound import OutboundMessage
-from models.points import Award, LedgerEntry, LevelChange, PointsLot, PointsPolicy, PointsRule
+from models.points import (Award, LedgerEntry, LevelChange, PendingCredit, PointsLot, PointsPolicy,
+                           PointsRule)
 from models.purchase import Integration, Purchase, Refund
 from models.qr import FanTag, QrCode, QrEvent
 from models.referral import Referral
 from models.tag import WechatTag
 
 __all__ = ["Account", "AgentState", "Assignment", "Award", "Base", "CannedReply", "Conversation", "CsMessage", "Event", "Fan", "FanTag", "Integration", "KeywordReply",
-           "LedgerEntry", "LevelChange", "Member", "OutboundMessage", "PointsLot", "PointsPolicy",
+           "LedgerEntry", "LevelChange", "Member", "MemberStage", "PendingCredit", "OutboundMessage", "PointsLot", "PointsPolicy",
            "PointsRule", "Purchase", "QrCode", "QrEvent", "Referral", "Refund", "Staff", "Store", "Company", "WechatTag"]

@@ -22,6 +22,8 @@ OUTRANKED = "outranked"     # a larger award of its exclusive group already stoo
 SUPERSEDED = "superseded"   # paid, then reversed because a larger award of its group arrived
 LIMITED = "limited"         # the rule's frequency was used up: paid nothing
 REFUNDED = "refunded"       # paid, then its order was refunded in full: no longer stands in its group
+# Pending credit states: what became of an award's points (or growth) that wait to mature.
+WAITING, MATURED, CANCELLED = "waiting", "matured", "cancelled"
 
 
 class PointsPolicy(Base):
@@ -72,8 +74,9 @@ class Award(Base):
     source_id: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16))
     computed_points: Mapped[int] = mapped_column(BigInteger, default=0)   # before the caps
-    points: Mapped[int] = mapped_column(BigInteger, default=0)            # paid
-    growth: Mapped[int] = mapped_column(BigInteger, default=0)            # paid
+    computed_growth: Mapped[int] = mapped_column(BigInteger, default=0)   # before the caps
+    points: Mapped[int] = mapped_column(BigInteger, default=0)            # paid, or pending
+    growth: Mapped[int] = mapped_column(BigInteger, default=0)            # paid, or pending
     points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
     growth_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())          # the business event's time
@@ -148,3 +151,32 @@ class LevelChange(Base):
     growth: Mapped[int] = mapped_column(BigInteger)
     cause: Mapped[str] = mapped_column(String(32))    # growth | reversal | recalculation
     created_at: Mapped[timestamp]
+
+
+class PendingCredit(Base):
+    """An award's points (or growth) that wait for a date (`pending:` in the rules file): no
+    ledger entry, no lot, no balance until the maturing job pays them, once; a reversal before
+    that only cancels (part of) them. `amount - cancelled` is what maturing pays."""
+
+    __tablename__ = "points_pending"
+    __table_args__ = (
+        UniqueConstraint("award_id", "ledger"),
+        Index("ix_points_pending_due", "matures_at",        # the maturing job
+              postgresql_where=text("state = 'waiting'"), sqlite_where=text("state = 'waiting'")),
+        Index("ix_points_pending_member_waiting", "member_id", "matures_at",     # "积分"
+              postgresql_where=text("state = 'waiting'"), sqlite_where=text("state = 'waiting'")),
+        CheckConstraint("cancelled >= 0 AND cancelled <= amount", name="cancelled_in_range"),
+    )
+    id: Mapped[bigpk]
+    award_id: Mapped[int] = mapped_column(BigId, ForeignKey("points_award.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    ledger: Mapped[str] = mapped_column(String(8))               # POINTS | GROWTH
+    amount: Mapped[int] = mapped_column(BigInteger)
+    cancelled: Mapped[int] = mapped_column(BigInteger, default=0)
+    matures_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16))               # WAITING | MATURED | CANCELLED
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<PendingCredit {self.ledger} {self.amount - self.cancelled} {self.state} {self.matures_at}>"

@@ -1,7 +1,7 @@
 """Orders reported by the booking system, and their refunds: the sources of purchase awards."""
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, BigId, UTCDateTime, bigpk, intpk, timestamp
@@ -31,6 +31,7 @@ class Purchase(Base):
     payment_method: Mapped[str] = mapped_column(String(32))
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
     source: Mapped[str] = mapped_column(String(32))       # integration name, or "import"
+    trip_end: Mapped[date | None] = mapped_column(Date)  # China date; `pending: {until: trip_end}`
     created_at: Mapped[timestamp]
 
 
@@ -46,4 +47,5 @@ class Refund(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)   # what a replay answers
     growth_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_cancelled: Mapped[int] = mapped_column(BigInteger, default=0)  # pending, never paid
     created_at: Mapped[timestamp]

@@ -314,7 +314,7 @@ def test_a_refund_of_growth_earned_before_the_window_takes_nothing_from_growth_i
 # --- the schedule ---------------------------------------------------------------------------
 
 def test_the_cron_schedule_runs_the_points_jobs_and_the_cs_sweep(app, db, account, redis, jobs, clock):
-    """§6 on rq's scheduler: workers/schedule.py registers the four jobs of workers/points.py and
+    """§6 on rq's scheduler: workers/schedule.py registers the six jobs of workers/points.py and
     the customer-service sweep (issue #6, every minute on `high`); each name resolves to that
     function, and each, enqueued as the scheduler would, runs in a worker (the birthday one pays)."""
     scheduler = CronScheduler(connection=redis)
@@ -323,6 +323,8 @@ def test_the_cron_schedule_runs_the_points_jobs_and_the_cs_sweep(app, db, accoun
     assert registered == {
         "workers.points.award_birthdays": ("low", "0 9 * * *", None),
         "workers.points.expire_points": ("low", None, 3600),
+        "workers.points.mature_pending": ("low", None, 3600),
+        "workers.points.compute_stages": ("low", "15 3 * * *", None),
         "workers.points.remind_expiring": ("low", "0 10 * * *", None),
         "workers.points.recalculate_levels": ("low", "30 3 * * *", None),
         "workers.cs.sweep": ("high", None, 60),

@@ -305,8 +305,9 @@ def test_run_daily_prints_what_it_did(cli, db, member):
     cli("points", "load", str(EXAMPLE))
     result = cli("points", "run-daily")
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == ["birthdays: 1 members", "expired: 0 members",
-                                          "reminded: 0 members", "levels: 1 members"]
+    assert result.output.splitlines() == ["birthdays: 1 members", "matured: 0 members",
+                                          "expired: 0 members", "reminded: 0 members",
+                                          "levels: 1 members", "stages: 0 members"]
     assert balance(db, member) == 200
     assert cli("points", "run-daily").exit_code == 0
     assert balance(db, member) == 200

@@ -1,7 +1,8 @@
-"""Scheduled points work: birthdays, expiry, expiry reminders, level recalculation.
+"""Scheduled points work: birthdays, maturing pending points, expiry, expiry reminders, level
+recalculation, lifecycle stages.
 
-Each job is safe to run twice and at any hour: a birthday award's key carries the year, an
-expired lot has nothing left to expire, a reminded lot is marked, a level that is right stays.
+Each job is safe to run twice and at any hour: a birthday award's key carries the year, a
+matured credit is no longer waiting, an expired lot has nothing left to expire, a reminded lot is marked, a level that is right stays.
 They run from rq's cron scheduler (workers/schedule.py) or by hand: `flask points run-daily`.
 Work is done member by member, each in its own transaction, so one bad member never holds
 back the others and a long run never holds a lock on many rows.
@@ -11,12 +12,14 @@ from datetime import timedelta
 
 from sqlalchemy import extract, select
 
+from bot.points import pending, stages
 from bot.points.engine import expire_due, fire
 from bot.points.ledger import Book
 from bot.points.levels import RECALCULATION, settle_level
 from bot.points.notify import deliver
 from bot.points.policy import CST, Policy
-from models import Member, PointsLot
+from models import Member, PendingCredit, PointsLot
+from models.points import WAITING
 from workers.runtime import job_scope
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,16 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
+def mature_pending() -> int:
+    """Pays every pending credit whose day has come (China time), member by member, once each;
+    how many members."""
+    with job_scope() as job:
+        now = job.now
+    ids = _members(select(PendingCredit.member_id).distinct().where(PendingCredit.state == WAITING,
+                                                                  PendingCredit.matures_at <= now))
+    return _each(ids, pending.mature_due)
+
+
 def expire_points() -> int:
     """Expires every lot whose time has come, member by member; how many members."""
     with job_scope() as job:
@@ -101,7 +114,21 @@ def recalculate_levels() -> int:
     return _each(ids, lambda book, member: settle_level(book, member, RECALCULATION))
 
 
+def compute_stages() -> int:
+    """Puts every member in their lifecycle stage (bot/points/stages.py), a batch of members per
+    transaction; how many changed stage."""
+    changed, after = 0, 0
+    while True:
+        with job_scope() as job:
+            ids = list(job.db.scalars(select(Member.id).where(Member.id > after)
+                                      .order_by(Member.id).limit(BATCH)))
+            if not ids:
+                return changed
+            changed += stages.settle(job.db, Book(job.db, job.now).policy, ids, job.now)
+        after = ids[-1]
+
+
 def daily() -> dict:
     """All of the above, in order: what the cron scheduler and `points run-daily` call."""
-    return {"birthdays": award_birthdays(), "expired": expire_points(),
-            "reminded": remind_expiring(), "levels": recalculate_levels()}
+    return {"birthdays": award_birthdays(), "matured": mature_pending(), "expired": expire_points(),
+            "reminded": remind_expiring(), "levels": recalculate_levels(), "stages": compute_stages()}

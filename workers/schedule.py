@@ -12,7 +12,11 @@ from workers import cs, points
 cron.register(points.award_birthdays, "low", cron="0 9 * * *")
 # Hourly, so points expire within an hour of their time and a missed run costs at most an hour.
 cron.register(points.expire_points, "low", interval=3600)
+# Pending points mature at the start of their China day; hourly pays them within the hour.
+cron.register(points.mature_pending, "low", interval=3600)
 cron.register(points.remind_expiring, "low", cron="0 10 * * *")
 cron.register(points.recalculate_levels, "low", cron="30 3 * * *")
+# Lifecycle stages count whole China days since a purchase or activity: once a night is enough.
+cron.register(points.compute_stages, "low", cron="15 3 * * *")
 # Customer service timeouts (issue #6): idle closes, reminders, reassignments, the queues.
 cron.register(cs.sweep, "high", interval=60)

@@ -1,6 +1,6 @@
 """资料: the member profile an agent sees for the fan of their current conversation.
 
-Level, points, the fan's tags, their store and recent orders; the phone masked (bot/phones.py),
+Level, points, lifecycle stage, the fan's tags, their store and recent orders; the phone masked (bot/phones.py),
 as everywhere in chat. A fan who never bound a phone has no member data: the agent is told so,
 with what we do know (tags, store).
 """
@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.phones import mask_phone
 from bot.points.policy import CST, current_policy
+from bot.points.stages import describe
 from models import Fan, FanTag, Member, Purchase, Store
 
 RECENT_ORDERS = 3
@@ -21,9 +22,11 @@ def profile(db: Session, fan: Fan) -> str:
     if member is None:
         lines.append("未绑定手机，还不是会员")
     else:
+        policy = current_policy(db)
         lines += [f"手机：{mask_phone(member.phone)}",
-                  f"等级：{current_policy(db).level_name(member.level)}（成长值 {member.growth}）",
-                  f"积分：{member.points}"]
+                  f"等级：{policy.level_name(member.level)}（成长值 {member.growth}）",
+                  f"积分：{member.points}",
+                  f"阶段：{describe(db, policy, member.id)}"]
     tags = db.scalars(select(FanTag.name).where(FanTag.fan_id == fan.id).order_by(FanTag.id)).all()
     lines.append(f"标签：{'、'.join(tags) if tags else '无'}")
     lines.append(f"门店：{store_name(db, fan, member)}")

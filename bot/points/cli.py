@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot import points
 from bot.phones import mask_phone, normalize
@@ -15,8 +15,9 @@ from bot.points import rules_file
 from bot.points.engine import NotEnoughPoints, adjust, fire
 from bot.points.import_purchases import import_purchases
 from bot.points.policy import current_policy, load
-from bot.points.summary import expiring, history, line
-from models import Integration, Member, PointsRule
+from bot.points import stages
+from bot.points.summary import expiring, history, line, waiting_lines
+from models import Integration, Member, MemberStage, PointsRule
 
 
 @click.group("points", help="Points rules, members' points, purchase imports.", cls=AppGroup)
@@ -55,8 +56,7 @@ def points_rules():
     click.echo("levels: " + ", ".join(f"{t['name']}≥{t['growth']}" for t in policy.tiers)
                + (f" (downgrade window {spec['levels']['downgrade_window_months']} months)"
                   if spec["levels"]["downgrade_window_months"] else ""))
-    caps = spec["caps"]
-    click.echo(f"caps per member: day {caps['day'] or '-'}, month {caps['month'] or '-'}")
+    click.echo(f"caps per member: {_caps(spec['caps'])}")
     exp = spec["expiry"]
     click.echo(f"expiry: {exp['policy']}" + (f" {exp['months']} months" if exp["policy"] == "months" else "")
                + (f" +{exp['years']} years" if exp["policy"] == "end_of_year" else "")
@@ -69,7 +69,25 @@ def points_rules():
                    f"growth {_amount(r['growth']):<12} "
                    f"{_frequency(r['frequency'])} "
                    f"{_window(r)}{' group ' + r['group'] if r['group'] else ''}"
+                   f"{_pending(r.get('pending'))}{' caps ' + _caps(r['caps']) if r.get('caps') else ''}"
                    f"{'' if r['enabled'] else ' DISABLED'}")
+    for stage in spec.get("stages") or []:
+        click.echo(f"stage {stage['code']:<14} {stage['name']}: "
+                   + (", ".join(f"{k} {v}" for k, v in stage["when"].items()) or "everyone else"))
+
+
+def _caps(caps: dict) -> str:
+    growth = caps.get("growth") or {}
+    return (f"day {caps['day'] or '-'}, month {caps['month'] or '-'}"
+            + (f"; growth day {growth['day'] or '-'}, month {growth['month'] or '-'}" if growth else ""))
+
+
+def _pending(pending: dict | None) -> str:
+    if not pending:
+        return ""
+    when = lambda spec: "at once" if spec is None else (f"{spec['days']} days" if "days" in spec else "after trip_end")
+    return (f" pending {when(pending['points'])}" if pending["points"] == pending["growth"]
+            else f" pending points {when(pending['points'])}, growth {when(pending['growth'])}")
 
 
 def _window(rule: dict) -> str:
@@ -105,6 +123,9 @@ def points_show(phone: str):
         soon = expiring(db, member.id, current_app.extensions["clock"].now())
         if soon:
             click.echo(f"next expiry: {soon[0]} points valid through {soon[1]:%Y-%m-%d}")
+        for waiting in waiting_lines(db, member.id):
+            click.echo(waiting)
+        click.echo(f"stage: {stages.describe(db, policy, member.id)}")
         for entry in history(db, member.id, 20):
             click.echo(f"  {line(entry)}{f'  [{entry.actor}]' if entry.actor else ''}")
 
@@ -151,14 +172,27 @@ def points_award(phone: str, rule_code: str, event_id: str):
                    + ("" if new else " (already awarded for this event)"))
 
 
-@points_cli.command("import-purchases", help="Record orders from a CSV: order_id,phone,amount,paid_at,payment_method.")
+@points_cli.command("import-purchases", help="Record orders from a CSV: order_id,phone,amount,paid_at,payment_method[,trip_end].")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-bad", is_flag=True, help="Import the valid rows even if some are bad.")
 def points_import_purchases(path: Path, skip_bad: bool):
     import_purchases(current_app, path, skip_bad)
 
 
-@points_cli.command("run-daily", help="Run the scheduled points jobs now (birthdays, expiry, reminders, levels).")
+@points_cli.command("stages", help="How many members are in each lifecycle stage now (the nightly job sets them).")
+def points_stages():
+    with current_app.extensions["db"]() as db:
+        policy = current_policy(db)
+        counts = dict(db.execute(select(MemberStage.stage, func.count()).where(MemberStage.left_at.is_(None))
+                                 .group_by(MemberStage.stage)).all())
+    defined = policy.spec.get("stages") or []
+    if not defined:
+        click.echo("no stages in the rules in force (see stages: in bot/points/rules.example.yaml)")
+    for stage in defined:
+        click.echo(f"{stage['code']:<14} {stage['name']:<8} {counts.get(stage['code'], 0)} members")
+
+
+@points_cli.command("run-daily", help="Run the scheduled points jobs now (birthdays, maturing, expiry, reminders, levels, stages).")
 def points_run_daily():
     from workers.points import daily
     for name, count in daily().items():

@@ -6,13 +6,16 @@ already made. In order, for each rule in force for the trigger and active at the
     1. the rule's frequency for this member (once, N per day/week/month/year);
     2. its exclusive group: within the group's window only the largest award stands; a larger
        one reverses the smaller in the same transaction;
-    3. the member's caps (points per day and per month, across all rules);
-    4. the ledger entries, the level, and what to tell the member.
+    3. the caps (points and growth per day and month, the member's and the rule's: caps.py);
+    4. the ledger entries (or pending credits, for a rule that waits: pending.py), the level,
+       and what to tell the member.
 """
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
+from bot.points import pending
+from bot.points.caps import within_caps
 from bot.points.ledger import Book
 from bot.points.levels import REVERSAL, RISE, settle_level
 from bot.points.policy import CST, Rule, period_bounds, rules_for
@@ -29,7 +32,8 @@ class NotEnoughPoints(Exception):
 
 def fire(book: Book, member_id: int, trigger: str, source_type: str, source_id, *,
          occurred_at: datetime | None = None, amount_fen: int | None = None,
-         payment: str | None = None, rule_code: str | None = None) -> list[Award]:
+         payment: str | None = None, rule_code: str | None = None,
+         trip_end: date | None = None) -> list[Award]:
     """Apply every rule in force for `trigger` to one business event; the awards (new or found)."""
     at = occurred_at or book.now
     member = book.lock(member_id)
@@ -40,16 +44,16 @@ def fire(book: Book, member_id: int, trigger: str, source_type: str, source_id, 
         key = f"{rule.code}:{source_type}:{source_id}:{member.id}"
         found = book.db.scalar(select(Award).where(Award.key == key))
         awards.append(found or _decide(book, member, rule, key, (source_type, str(source_id)), at,
-                                       amount_fen, payment))
+                                       amount_fen, payment, trip_end))
     return awards
 
 
 def _decide(book: Book, member: Member, rule: Rule, key: str, source: tuple[str, str],
-            at: datetime, amount_fen: int | None, payment: str | None) -> Award:
+            at: datetime, amount_fen: int | None, payment: str | None, trip_end: date | None) -> Award:
     points, growth = rule.compute(amount_fen, member.level, payment)
     award = Award(key=key, member_id=member.id, rule_id=rule.id, rule_code=rule.code, group=rule.group,
                   source_type=source[0], source_id=source[1], status=PAID, computed_points=points,
-                  occurred_at=at, created_at=book.now)
+                  computed_growth=growth, occurred_at=at, created_at=book.now)
     # The award joins the session only after the checks, so their queries never count it.
     if _frequency_used(book, member, rule, at):
         award.status = LIMITED
@@ -63,16 +67,21 @@ def _decide(book: Book, member: Member, rule: Rule, key: str, source: tuple[str,
             reverse(book, standing, standing.points, standing.growth, cause=f"outranked-by-{key}",
                     reason=f"同期只计最高一项：改按「{rule.title}」计")
             standing.status = SUPERSEDED
-    award.points, award.growth = _within_caps(book, member, points, at), growth
+    award.points, award.growth = within_caps(book, member, rule, points, growth, at)
     _added(book, award)
-    title = rule.title if award.points == points else f"{rule.title}（已达积分上限，实得 {award.points}）"
+    title = pending.award_title(rule, award)
+    held = {}
     for ledger, delta in ((POINTS, award.points), (GROWTH, award.growth)):
-        if delta:
+        due = pending.matures_at((rule.spec.get("pending") or {}).get(ledger), at, trip_end)
+        if delta and due is not None and due > book.now:
+            pending.hold(book, member, award, ledger, delta, due)
+            held[ledger] = pending.due_day_of(due)
+        elif delta:
             book.post(member, ledger, delta, EARN, f"{key}:{ledger}", title, source, rule=rule, award=award)
-    if award.growth:
+    if award.growth and GROWTH not in held:
         settle_level(book, member, RISE)
     if award.points or award.growth:
-        book.tell(member, _earned_text(rule.title, award.points, award.growth, member.points))
+        book.tell(member, _earned_text(rule.title, award.points, award.growth, member.points, held))
     return award
 
 
@@ -83,9 +92,12 @@ def _added(book: Book, award: Award) -> Award:
     return award
 
 
-def _earned_text(title: str, points: int, growth: int, balance: int) -> str:
-    parts = [f"积分 +{points}"] if points else []
-    parts += [f"成长值 +{growth}"] if growth else []
+def _earned_text(title: str, points: int, growth: int, balance: int, held: dict) -> str:
+    def part(ledger, name, amount):
+        day = held.get(ledger)
+        return f"{name} +{amount}" + (f"（待生效，{pending.when_text(day)}到账）" if day else "")
+    parts = [part(POINTS, "积分", points)] if points else []
+    parts += [part(GROWTH, "成长值", growth)] if growth else []
     return f"{title}：{'，'.join(parts)}。当前积分 {balance}。"
 
 
@@ -113,33 +125,17 @@ def _standing(book: Book, member: Member, group: str, at: datetime) -> Award | N
         .order_by(Award.computed_points.desc(), Award.growth.desc(), Award.id).limit(1))
 
 
-def _within_caps(book: Book, member: Member, points: int, at: datetime) -> int:
-    """`points`, cut to what the member's day and month caps still allow (net of reversals).
-    One query for both: the day lies within the month."""
-    day_cap, month_cap = book.policy.cap("day"), book.policy.cap("month")
-    if points <= 0 or (day_cap is None and month_cap is None):
-        return points
-    day, month = period_bounds("day", at), period_bounds("month", at)
-    net = Award.points - Award.points_reversed
-    in_day = (Award.occurred_at >= day[0]) & (Award.occurred_at < day[1])
-    used_day, used_month = book.db.execute(select(
-        func.coalesce(func.sum(case((in_day, net), else_=0)), 0), func.coalesce(func.sum(net), 0))
-        .where(Award.member_id == member.id, Award.occurred_at >= month[0],
-               Award.occurred_at < month[1])).one()
-    for cap, used in ((day_cap, used_day), (month_cap, used_month)):
-        if cap is not None:
-            points = max(0, min(points, cap - used))
-    return points
-
-
 def reverse(book: Book, award: Award, points: int, growth: int, cause: str, reason: str) -> tuple[int, int]:
     """Take back up to (points, growth) of an award, never more than it has left and never
-    below a zero balance (points already spent stay spent: the shortfall is in the reason).
+    below a zero balance (points already spent stay spent: the shortfall is in the reason);
+    what waits to mature is cancelled instead (book.cancelled; the ledger-side amounts return).
     `cause` names the reversal (a refund id, the award that outranked it): one entry per cause."""
     member = book.lock(award.member_id)
     # Points of this award that expired already left the balance: they are not taken again.
     points = max(0, min(points, award.points - award.points_reversed - _expired(book, award)))
     growth = min(growth, award.growth - award.growth_reversed)
+    # What still waits to mature is only cancelled: it never reached the balance.
+    points, growth = pending.cancel(book, member, award, points, growth, reason)
     award.points_reversed += points
     award.growth_reversed += growth
     source = (award.source_type, award.source_id)
@@ -186,6 +182,7 @@ def spend(book: Book, member_id: int, points: int, source_type: str, source_id, 
         if -found.delta != points:     # the same order spending another amount is a caller's bug
             raise ValueError(f"{key} already spent {-found.delta} points, not {points}")
         return found
+    pending.mature_due(book, member)        # what is due counts, even before the hourly job ran
     expire_due(book, member)
     if member.points < points:
         raise NotEnoughPoints(member.points)

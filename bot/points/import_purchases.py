@@ -7,7 +7,7 @@ transaction behind a progress bar: an interrupted import is finished by running 
 """
 import csv
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -17,11 +17,12 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import points
 from bot.phones import mask_phone
-from bot.points.purchases import (PurchaseError, find_member, parse_amount, parse_time,
+from bot.points.policy import CST
+from bot.points.purchases import (PurchaseError, find_member, parse_amount, parse_date, parse_time,
                                   record_purchase)
 from models import Purchase
 
-COLUMNS = ("order_id", "phone", "amount", "paid_at", "payment_method")
+COLUMNS = ("order_id", "phone", "amount", "paid_at", "payment_method")   # and trip_end, optional
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Order:
     amount_fen: int
     paid_at: datetime
     payment_method: str
+    trip_end: date | None = None
 
 
 def import_purchases(app: Flask, path: Path, skip_bad: bool) -> None:
@@ -47,7 +49,8 @@ def import_purchases(app: Flask, path: Path, skip_bad: bool) -> None:
                 with points.transaction(app) as book:
                     outcome = record_purchase(book, order_id=order.order_id, member_id=order.member_id,
                                               amount_fen=order.amount_fen, paid_at=order.paid_at,
-                                              payment_method=order.payment_method, source="import")
+                                              payment_method=order.payment_method, source="import",
+                                              trip_end=order.trip_end)
             except (PurchaseError, IntegrityError) as exc:   # changed since the check (the API, another import)
                 message = exc.message if isinstance(exc, PurchaseError) else \
                     f"order {order.order_id} was recorded by another caller meanwhile"
@@ -116,14 +119,19 @@ def _order(db, row: dict, number: int) -> tuple[Order | None, str | None]:
     member_id = find_member(db, phone=row.get("phone"), openid=row.get("openid"))
     if member_id is None:
         return None, f"no member for {who or 'an empty phone'}"
-    return Order(number, order_id, member_id, amount, paid_at, method), None
+    trip_end = None
+    if (row.get("trip_end") or "").strip():
+        trip_end = parse_date(row["trip_end"])
+        if trip_end is None or trip_end < paid_at.astimezone(CST).date():
+            return None, f"trip_end {row['trip_end']!r} is not a date like 2027-07-14 on or after paid_at"
+    return Order(number, order_id, member_id, amount, paid_at, method, trip_end), None
 
 
 def _against_recorded(db, order: Order) -> tuple[str | None, bool]:
     found = db.scalar(select(Purchase).where(Purchase.order_id == order.order_id))
     if found is None:
         return None, False
-    if (found.member_id, found.amount_fen, found.paid_at, found.payment_method) == \
-            (order.member_id, order.amount_fen, order.paid_at, order.payment_method):
+    if (found.member_id, found.amount_fen, found.paid_at, found.payment_method, found.trip_end) == \
+            (order.member_id, order.amount_fen, order.paid_at, order.payment_method, order.trip_end):
         return None, True
     return f"order {order.order_id} was already recorded with other details", False

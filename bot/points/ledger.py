@@ -30,6 +30,7 @@ class Book:
         self._told: list[tuple[int, str]] = []                  # (member id, text), in order
         self._levels_before: dict[int, tuple[Member, str]] = {}  # member id: (member, first level)
         self.decided: list[Award] = []         # awards decided in this transaction (not found ones)
+        self.cancelled: dict[int, list[int]] = {}   # award id: [points, growth] cancelled while pending
 
     def tell(self, member: Member, text: str) -> None:
         self._told.append((member.id, text))
@@ -38,6 +39,11 @@ class Book:
         """Say `text` to the member instead of what this transaction told them so far."""
         self._told = [(who, said) for who, said in self._told if who != member.id]
         self.tell(member, text)
+
+    def note_cancelled(self, award: Award, points: int, growth: int) -> None:
+        total = self.cancelled.setdefault(award.id, [0, 0])
+        total[0] += points
+        total[1] += growth
 
     def level_moving(self, member: Member) -> None:
         """Called before a member's level changes: only the net change is news."""

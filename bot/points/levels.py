@@ -5,12 +5,12 @@ the growth entered within that many months. Growth that rises can only raise the
 award never demotes anyone); a reversal and the periodic recalculation set the level the
 qualifying growth gives, down as well as up.
 """
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from bot.points.ledger import Book
 from bot.points.policy import add_months
-from models import Award, LedgerEntry, LevelChange, Member
-from models.points import GROWTH
+from models import Award, LedgerEntry, LevelChange, Member, PendingCredit
+from models.points import GROWTH, MATURED
 
 RISE, REVERSAL, RECALCULATION = "growth", "reversal", "recalculation"
 
@@ -21,10 +21,14 @@ def qualifying_growth(book: Book, member: Member) -> int:
         return member.growth
     # Growth counts by when it was earned: a reversal (a refund) dates from the award it takes
     # back, so refunding growth that already left the window takes nothing from the window.
+    # Growth that waited (pending.py) was earned when it matured, not when it was awarded.
     since = add_months(book.now, -window)
-    earned = func.coalesce(Award.created_at, LedgerEntry.created_at)
+    earned = func.coalesce(PendingCredit.settled_at, Award.created_at, LedgerEntry.created_at)
+    matured = and_(PendingCredit.award_id == LedgerEntry.award_id, PendingCredit.ledger == GROWTH,
+                   PendingCredit.state == MATURED)
     total = book.db.scalar(select(func.coalesce(func.sum(LedgerEntry.delta), 0))
                            .select_from(LedgerEntry).outerjoin(Award, Award.id == LedgerEntry.award_id)
+                           .outerjoin(PendingCredit, matured)
                            .where(LedgerEntry.member_id == member.id, LedgerEntry.ledger == GROWTH,
                                   earned >= since))
     return max(0, total or 0)

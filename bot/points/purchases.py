@@ -1,7 +1,7 @@
 """Orders and refunds from the booking system: purchase awards once per order, refunds reverse
 the order's awards in proportion (shared by the HTTP API and the CSV import)."""
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
@@ -10,8 +10,8 @@ from bot.phones import normalize
 from bot.points.engine import fire, reverse
 from bot.points.ledger import Book
 from bot.points.policy import CST
-from models import Award, Fan, Member, Purchase, Refund
-from models.points import PAID, REFUNDED
+from models import Award, Fan, Member, PendingCredit, Purchase, Refund
+from models.points import PAID, POINTS, REFUNDED, WAITING
 
 
 class PurchaseError(Exception):
@@ -25,34 +25,43 @@ class PurchaseError(Exception):
 @dataclass
 class Outcome:
     replayed: bool          # the same call was made before: nothing changed
-    points: int
+    points: int             # a purchase: awarded (paid or pending); a refund: taken from the balance
     growth: int
+    pending: int = 0        # a purchase: points of `points` still waiting; a refund: pending points cancelled
+    pending_until: date | None = None   # the last day a purchase's points mature
 
 
 def record_purchase(book: Book, *, order_id: str, member_id: int, amount_fen: int, paid_at: datetime,
-                    payment_method: str, source: str) -> Outcome:
-    """Store the order and pay its awards; the same order again changes nothing."""
+                    payment_method: str, source: str, trip_end: date | None = None) -> Outcome:
+    """Store the order and pay its awards (rules that wait for the trip hold them pending until
+    `trip_end`, a China date); the same order again changes nothing."""
     book.lock(member_id)        # orders of one member are recorded one at a time
     found = book.db.scalar(select(Purchase).where(Purchase.order_id == order_id))
     if found is not None:
-        same = (found.member_id, found.amount_fen, found.payment_method, found.paid_at) == \
-               (member_id, amount_fen, payment_method, paid_at)
+        same = (found.member_id, found.amount_fen, found.payment_method, found.paid_at, found.trip_end) == \
+               (member_id, amount_fen, payment_method, paid_at, trip_end)
         if not same:
             raise PurchaseError("duplicate_order", f"order {order_id} was already recorded with other "
                                 "details; it is paid once", 409)
         return Outcome(True, *_paid(book, order_id))
     book.db.add(Purchase(order_id=order_id, member_id=member_id, amount_fen=amount_fen,
                          paid_at=paid_at, payment_method=payment_method, source=source,
-                         created_at=book.now))
+                         trip_end=trip_end, created_at=book.now))
     book.db.flush()
     fire(book, member_id, "purchase", "purchase", order_id, occurred_at=paid_at,
-         amount_fen=amount_fen, payment=payment_method)
+         amount_fen=amount_fen, payment=payment_method, trip_end=trip_end)
     return Outcome(False, *_paid(book, order_id))
 
 
-def _paid(book: Book, order_id: str) -> tuple[int, int]:
+def _paid(book: Book, order_id: str) -> tuple[int, int, int, date | None]:
+    """(points, growth) the order's awards gave, and the points of them still waiting, until when."""
     awards = _awards(book, order_id)
-    return sum(a.points for a in awards), sum(a.growth for a in awards)
+    waiting = book.db.execute(select(PendingCredit.amount - PendingCredit.cancelled, PendingCredit.matures_at)
+                              .where(PendingCredit.award_id.in_([a.id for a in awards]),
+                                     PendingCredit.ledger == POINTS, PendingCredit.state == WAITING)).all()
+    until = max((at for _, at in waiting), default=None)
+    return (sum(a.points for a in awards), sum(a.growth for a in awards), sum(n for n, _ in waiting),
+            until.astimezone(CST).date() if until else None)
 
 
 def _awards(book: Book, order_id: str) -> list[Award]:
@@ -77,7 +86,7 @@ def refund_purchase(book: Book, *, order_id: str, refund_id: str, amount_fen: in
         if amount_fen is not None and amount_fen != found.amount_fen:
             raise PurchaseError("duplicate_refund", f"refund {refund_id} was already made for "
                                 f"{found.amount_fen / 100:.2f} yuan", 409)
-        return Outcome(True, found.points_reversed, found.growth_reversed)
+        return Outcome(True, found.points_reversed, found.growth_reversed, found.points_cancelled)
     left = purchase.amount_fen - purchase.refunded_fen
     amount = left if amount_fen is None else amount_fen
     if amount <= 0:
@@ -99,8 +108,9 @@ def refund_purchase(book: Book, *, order_id: str, refund_id: str, amount_fen: in
         points, growth = points + taken, growth + grown
         if after == purchase.amount_fen and award.status == PAID:
             award.status = REFUNDED
-    refund.points_reversed, refund.growth_reversed = points, growth
-    return Outcome(False, points, growth)
+    cancelled = sum(book.cancelled.get(a.id, (0, 0))[0] for a in _awards(book, order_id))
+    refund.points_reversed, refund.growth_reversed, refund.points_cancelled = points, growth, cancelled
+    return Outcome(False, points, growth, cancelled)
 
 
 def parse_amount(value) -> int | None:
@@ -114,6 +124,16 @@ def parse_amount(value) -> int | None:
     if not yuan.is_finite() or yuan <= 0 or yuan != yuan.quantize(Decimal("0.01")) or yuan > 10**9:
         return None
     return int(yuan * 100)
+
+
+def parse_date(value) -> date | None:
+    """A China date, YYYY-MM-DD; None when not that."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        return None
 
 
 def parse_time(value) -> datetime | None:

@@ -2,11 +2,13 @@
 
 The file's shape (bot/points/rules.example.yaml is a complete, commented one):
     levels:  {tiers: [{code, name, growth}...], downgrade_window_months: N?}
-    caps:    {day: N?, month: N?}                       points per member, across all rules
+    caps:    {day: N?, month: N?, growth: {day, month}?}  per member, across all rules
     expiry:  {policy: none|months|end_of_year, months: N, years: N, remind_days: 7}
     groups:  {NAME: {window: day|week|month|year}}      exclusive groups
     rules:   [{id, trigger, title?, points, growth, from?, to?, frequency?, enabled?,
-               multipliers?: {level: {CODE: x}, payment: {METHOD: x}}, group?}]
+               multipliers?: {level: {CODE: x}, payment: {METHOD: x}}, group?,
+               pending?, growth_pending?, caps?}]
+    stages:  [{code, name, CONDITION: N...}]             lifecycle stages (rule_options.py)
 `points` and `growth` are a whole number, or {per: YUAN, award: N} (purchases only: every full
 YUAN yuan gives N).
 """
@@ -17,10 +19,12 @@ from pathlib import Path
 
 import yaml
 
+from bot.points import rule_options
+
 TRIGGERS = ("follow", "bind", "referral_referrer", "referral_referee", "purchase", "birthday",
             "survey_complete", "sign_in", "custom")
 AMOUNT_TRIGGERS = frozenset({"purchase"})       # the only events that carry an amount
-PERIODS = ("day", "week", "month", "year")
+PERIODS = rule_options.PERIODS
 EXPIRY_POLICIES = ("none", "months", "end_of_year")
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 EXAMPLE_RULES = Path(__file__).with_name("rules.example.yaml")
@@ -113,16 +117,18 @@ class _Checker:
         if doc is None:
             doc = LineDict()
             doc.line, doc.lines = 1, {}
-        top = self.mapping(doc, 1, "the file", {"levels", "caps", "expiry", "groups", "rules"}) or {}
+        top = self.mapping(doc, 1, "the file", {"levels", "caps", "expiry", "groups", "rules", "stages"}) or {}
         at = (lambda key: top.lines.get(key, 1)) if top else (lambda key: 1)
         levels = self.levels(top.get("levels"), at("levels"))
         groups = self.groups(top.get("groups", LineDict()), at("groups"))
         result = {
             "levels": levels,
-            "caps": self.caps(top.get("caps", {}), at("caps")),
+            "caps": rule_options.caps(self, top.get("caps", {}), at("caps")),
             "expiry": self.expiry(top.get("expiry", {}), at("expiry")),
             "groups": groups,
         }
+        if "stages" in top:      # only when given: files without stages keep their digest
+            result["stages"] = rule_options.stages(self, top["stages"], at("stages"), CODE)
         codes = {tier["code"] for tier in levels["tiers"]}
         rules = top.get("rules", [])
         if not isinstance(rules, list):
@@ -180,12 +186,6 @@ class _Checker:
             window = self.whole(window, levels.lines["downgrade_window_months"], "downgrade_window_months", 1)
         return {"tiers": out, "downgrade_window_months": window}
 
-    def caps(self, value, line: int) -> dict:
-        caps = self.mapping(value, line, "caps", {"day", "month"}) or {}
-        return {period: None if caps.get(period) is None
-                else self.whole(caps[period], caps.lines[period], f"caps.{period}", 1)
-                for period in ("day", "month")}
-
     def expiry(self, value, line: int) -> dict:
         exp = self.mapping(value, line, "expiry", {"policy", "months", "years", "remind_days"}) or {}
         lines = getattr(exp, "lines", {})
@@ -214,7 +214,7 @@ class _Checker:
 
     def rule(self, value, line: int, groups: dict, level_codes: set[str]) -> dict | None:
         fields = {"id", "trigger", "title", "points", "growth", "from", "to", "frequency", "enabled",
-                  "multipliers", "group"}
+                  "multipliers", "group", "pending", "growth_pending", "caps"}
         rule = self.mapping(value, line, "a rule", fields)
         if rule is None:
             return None
@@ -244,10 +244,15 @@ class _Checker:
             out[end] = when.isoformat() if when else None
         if out["from"] and out["to"] and out["from"] > out["to"]:
             self.fail(at("to"), f"{name}: to ({out['to']}) is before from ({out['from']})")
-        out["frequency"] = self.frequency(rule.get("frequency", "unlimited"), at("frequency"), name)
+        out["frequency"] = rule_options.frequency(self, rule.get("frequency", "unlimited"), at("frequency"), name)
         out["multipliers"] = self.multipliers(rule.get("multipliers", {}), at("multipliers"), name, level_codes)
         if out["group"] is not None and out["group"] not in groups:
             self.fail(at("group"), f"{name}: group {out['group']!r} is not defined under groups")
+        # Only when given, so rules without them keep their digest (no new versions on reload).
+        for key, value in (("pending", rule_options.rule_pending(self, rule, at, name, trigger)),
+                           ("caps", rule_options.rule_caps(self, rule, at, name))):
+            if value is not None:
+                out[key] = value
         return out
 
     def amount(self, value, line: int, what: str, trigger) -> int | dict:
@@ -262,18 +267,6 @@ class _Checker:
             award = self.whole(spec.get("award"), line, f"{what}: award", 1)
             return {"per_fen": int(per * 100), "award": award}
         return self.whole(value, line, what)
-
-
-    def frequency(self, value, line: int, name: str) -> dict:
-        if value in ("once", "unlimited"):
-            return {"count": 1 if value == "once" else None, "per": "ever"}
-        spec = self.mapping(value, line, f"{name}: frequency (once, unlimited or {{count, per}})", {"count", "per"})
-        if spec is None:
-            return {"count": None, "per": "ever"}
-        count = self.whole(spec.get("count"), line, f"{name}: frequency.count", 1)
-        if spec.get("per") not in PERIODS:
-            self.fail(line, f"{name}: frequency.per must be one of {', '.join(PERIODS)}")
-        return {"count": count, "per": spec.get("per")}
 
     def multipliers(self, value, line: int, name: str, level_codes: set[str]) -> dict:
         spec = self.mapping(value, line, f"{name}: multipliers", {"level", "payment"}) or {}

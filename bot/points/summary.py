@@ -4,6 +4,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.points import pending
 from bot.points.ledger import Book
 from bot.points.policy import CST, Policy
 from models import LedgerEntry, Member, PointsLot
@@ -25,11 +26,18 @@ def overview(book: Book, member: Member) -> str:
     soon = expiring(book.db, member.id, book.now)
     if soon:
         lines.append(f"其中 {soon[0]} 积分有效期至 {soon[1]:%Y-%m-%d}")
+    lines += waiting_lines(book.db, member.id)
     entries = history(book.db, member.id, RECENT)
     if entries:
         lines += ["", "最近明细："] + [line(e) for e in entries]
         lines.append("回复“积分明细”查看更多")
     return "\n".join(lines)
+
+
+def waiting_lines(db: Session, member_id: int) -> list[str]:
+    """What waits to mature, soonest first: "待生效 80 积分，7 月 15 日到账" (growth too)."""
+    return [f"待生效 {amount} {pending.UNIT[ledger]}，{pending.when_text(day)}"
+            f"{'到账' if ledger == POINTS else '生效'}" for ledger, amount, day in pending.upcoming(db, member_id)]
 
 
 def details(book: Book, member: Member) -> str:
