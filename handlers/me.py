@@ -16,6 +16,7 @@ BASE_HELP = "您可以：\n· 点击下方菜单使用各项服务\n· 随时回
 BASE_HELP_NO_MENU = "您可以：\n· 随时回复“取消”退出当前操作"
 FAN_COMMANDS = "\n· 回复“绑定”验证手机号，成为会员\n· 回复“人工”联系客服"
 FAN_HELP = BASE_HELP + FAN_COMMANDS
+FAN_HELP_NO_MENU = BASE_HELP_NO_MENU + FAN_COMMANDS   # accounts without menus (§5.1)
 
 
 @router.text("我的", "我的信息")
@@ -42,7 +43,7 @@ def help_text(ctx, msg):
     """Lists what this person may do: more for members, more again for active staff."""
     base = BASE_HELP if has_menu(ctx) else BASE_HELP_NO_MENU
     if ctx.fan.member_id is None:
-        return base + FAN_COMMANDS
+        return FAN_HELP if has_menu(ctx) else FAN_HELP_NO_MENU
     lines = [base] + [f"· {line}" for line in MEMBER_COMMANDS]
     if active_staff(ctx.db, ctx.fan.member_id) is not None:
         lines += ["员工命令："] + [f"· {line}" for line in STAFF_COMMANDS]

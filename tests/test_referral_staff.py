@@ -10,6 +10,7 @@ from bot import points
 from bot.points.engine import adjust, fire
 from bot.roles import MEMBER_COMMANDS, STAFF_COMMANDS
 from handlers.common import FALLBACK
+from handlers.cs import AGENT_HELP
 from handlers.me import BASE_HELP, FAN_HELP, NOT_A_MEMBER
 from models import Award, Member, OutboundMessage, Referral, Staff
 from models.outbound import PENDING
@@ -25,6 +26,10 @@ NOT_A_PHONE = "这不是手机号"
 SELF = "不能填写自己的手机号"
 MEMBER_HELP = "\n".join([BASE_HELP] + [f"· {line}" for line in MEMBER_COMMANDS])
 STAFF_HELP = "\n".join([MEMBER_HELP, "员工命令："] + [f"· {line}" for line in STAFF_COMMANDS])
+# An agent's 帮助 lists every desk command first (off shift: how to start), then the rest.
+AGENT_OFF_SHIFT_HELP = ("您现在不在班，回复“上班”开始接待。\n" + AGENT_HELP + "\n员工功能：\n"
+                        + "\n".join(f"· {line}" for line in STAFF_COMMANDS if "上班" not in line and "帮助" not in line)
+                        + "\n会员功能：\n" + "\n".join(f"· {line}" for line in MEMBER_COMMANDS if "人工" not in line))
 STAFF_WELCOME = "王导，您好！员工身份验证成功。您可以：\n" + "\n".join(f"· {line}" for line in STAFF_COMMANDS)
 
 
@@ -172,7 +177,7 @@ def test_a_phone_on_the_roster_binds_as_staff(app, phone, db, jobs, world):
     assert role_tags(world, wang)[-1:] == ["员工"]
     assert wang.text("我的") == ("手机：139****0001\n等级：注册会员\n积分：0\n门店：西湖门店\n"
                                "员工：王导（导游、客服），西湖门店")
-    assert wang.text("帮助") == STAFF_HELP
+    assert wang.text("帮助") == AGENT_OFF_SHIFT_HELP
 
 
 def test_a_phone_off_the_roster_binds_as_an_ordinary_member(app, phone, db, jobs, world):
