@@ -6,11 +6,14 @@ Before routing, an active conversation gets the person's messages, except "取�
 the flow) and any menu click (leave the flow, then route the click), so the menu always works.
 Other events (follow, scan, unfollow, reported location) are no answer to a step: they route
 as usual and leave the conversation to their handler.
+An optional step that returns PASS yields: the conversation ends and the push routes as if no
+step had been open (a command typed at "有推荐人吗？" is answered as that command).
 """
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from bot.capabilities import Cap
 from bot.protocol import kind, raw
 
 log = logging.getLogger(__name__)
@@ -19,6 +22,8 @@ STAY = "=stay"
 END = "=end"
 PASS = object()      # returned by a handler that looked and declined: routing goes on
 ESCAPE_WORDS = frozenset({"取消", "退出"})
+LEFT = "已退出当前操作。需要时可以从菜单重新开始。"
+LEFT_NO_MENU = "已退出当前操作。需要时回复“帮助”查看可以做什么。"
 # Menu events that leave a conversation: everything a person taps in the menu bar.
 MENU_EVENTS = frozenset({"click", "view", "scancode_push", "scancode_waitmsg", "pic_sysphoto",
                          "pic_photo_or_album", "pic_weixin", "location_select"})
@@ -99,7 +104,7 @@ class Dispatcher:
         if conv.state:
             if push == "text" and text_of(msg) in ESCAPE_WORDS:
                 self._end(conv)
-                return Turn("已退出当前操作。需要时可以从菜单重新开始。")
+                return Turn(LEFT if ctx.caps.allows(Cap.MENU) else LEFT_NO_MENU)
             if push in MENU_EVENTS:
                 self._end(conv)
             elif conv.state not in self.steps:
@@ -107,7 +112,10 @@ class Dispatcher:
                 log.error("unknown stored state=%s openid=%s; conversation ended", conv.state, ctx.openid)
                 self._end(conv)
             elif raw(msg).get("MsgType") != "event":
-                return self._apply(ctx, self.steps[conv.state](ctx, msg), before)
+                result = self.steps[conv.state](ctx, msg)
+                if result is not PASS:
+                    return self._apply(ctx, result, before)
+                self._end(conv)
         for router in self.routers:
             for handler in router.matches(msg):
                 result = handler(ctx, msg)

@@ -1,18 +1,25 @@
 """Binding a phone in the chat: a fan becomes a member, or staff when the phone is on the roster.
 
   绑定 / 绑定手机 / menu BIND_PHONE ─→ bind:phone (already bound: told which phone)
+  Only an answer answers a step: at bind:phone something shaped like a phone, at bind:code
+  something shaped like a code; anything else (积分, 帮助, a greeting) gets a reminder of the
+  step and its ways out, and costs nothing.
   bind:phone     a mainland mobile number ─→ code sent ─→ bind:code
-                 not one → asked again; held by another fan of this account, or a daily SMS
+                 phone-shaped but no mobile number → asked again; held by another fan of this account, or a daily SMS
                  cap reached → told why, END
   bind:code      the code → bound: staff → welcome with their commands, END
                                    member → what they got ─→ bind:referrer
-                 重发 → a new code, not before 60 s; wrong → asked again, the 5th wrong ends;
+                 重发 → a new code, not before 60 s; a wrong 6 digits → asked again, the 5th ends;
                  expired (5 min) → told to send 重发
-  bind:referrer  a member's phone → the referral, the referrer told; 跳过 → END;
-                 unknown / own / not a phone → one more try, then END without a referral
+  bind:referrer  (optional) a member's phone → the referral, the referrer told; 跳过 → END;
+                 unknown / own phone → one more try, then END without a referral; anything
+                 that is no phone yields: the step ends and the push routes as usual
   取消 (or any menu click) leaves at every step (bot/dispatch.py).
 """
-from bot.dispatch import END, STAY, Router, Turn, text_of
+import re
+import unicodedata
+
+from bot.dispatch import END, PASS, STAY, Router, Turn, text_of
 from bot.membership import bind, holder, refer
 from bot.phones import mask_phone, normalize
 from bot.points.ledger import Book
@@ -27,8 +34,29 @@ router = Router("bind_phone")
 ASK_PHONE = "请输入您的手机号（中国大陆 11 位手机号），回复“取消”退出。"
 ASK_REFERRER = "有推荐人吗？请输入推荐人的手机号，没有请回复“跳过”。"
 MAX_WRONG = 5
+AT_PHONE = "正在绑定手机：请输入 11 位中国大陆手机号，回复“取消”退出。"
+AT_CODE = "正在绑定手机：请回复 6 位验证码，回复“重发”再发一次，回复“取消”退出。"
+BAD_PHONE = "手机号格式不对，请输入 11 位中国大陆手机号（如 13800000000），或回复“取消”退出。"
+# What a phone number looks like as people type it: digits with spaces, dashes, brackets, +86.
+PHONE_SHAPED = re.compile(r"\+?[\d\s\-()]{5,20}")
+CODE_SHAPED = re.compile(r"\d{6}")
 TAKEN = ("手机号 {phone} 已绑定本公众号的另一个微信。如需改绑，请用原微信回复“解绑”，"
          "或联系客服核实身份后办理。")
+
+
+def plain(typed: str) -> str:
+    """Full-width digits as ASCII (a Chinese keyboard may send either)."""
+    return unicodedata.normalize("NFKC", typed)
+
+
+def phone_shaped(typed: str) -> bool:
+    return PHONE_SHAPED.fullmatch(plain(typed)) is not None and any(c.isdigit() for c in typed)
+
+
+def code_of(typed: str) -> str | None:
+    """The 6 digits of something shaped like a code ("123 456" too), else None."""
+    digits = re.sub(r"\s", "", plain(typed))
+    return digits if CODE_SHAPED.fullmatch(digits) else None
 
 
 def _codes(ctx) -> Codes:
@@ -48,9 +76,12 @@ def start(ctx, msg):
 @router.step("bind:phone")
 def got_phone(ctx, msg):
     """Checks the number and sends it a code."""
-    phone = normalize(text_of(msg))
+    typed = text_of(msg)
+    if not phone_shaped(typed):
+        return Turn(AT_PHONE, STAY)
+    phone = normalize(plain(typed))
     if phone is None:
-        return Turn("手机号格式不对，请输入 11 位中国大陆手机号（如 13800000000）。", STAY)
+        return Turn(BAD_PHONE, STAY)
     if holder(ctx.db, ctx.account.id, phone, ctx.fan) is not None:
         return Turn(TAKEN.format(phone=mask_phone(phone)), END)
     if _codes(ctx).live_for(phone):       # started over: the code already sent still works
@@ -84,7 +115,10 @@ def got_code(ctx, msg):
         if wait:
             return Turn(f"请 {wait} 秒后再回复“重发”。", STAY)
         return _send(ctx, phone, first=False)
-    outcome = codes.check(typed)
+    code = code_of(typed)
+    if code is None:
+        return Turn(AT_CODE, STAY)
+    outcome = codes.check(code)
     if outcome == "expired":
         return Turn("验证码已过期，请回复“重发”获取新的验证码。", STAY)
     if outcome == "wrong":
@@ -119,7 +153,9 @@ def got_referrer(ctx, msg):
     typed = text_of(msg)
     if typed == "跳过":
         return Turn("好的，已跳过。", END)
-    phone = normalize(typed)
+    if not phone_shaped(typed):
+        return PASS              # a command, a keyword, a greeting: the question gives way
+    phone = normalize(plain(typed))
     book = Book(ctx.db, ctx.now)
     member = ctx.db.get(Member, ctx.fan.member_id)
     done = refer(book, member, phone) if phone else None

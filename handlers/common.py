@@ -1,6 +1,7 @@
 """What the bot says when nothing else answered: never silence for something a person did."""
 from bot.dispatch import Router
 from bot.protocol import kind
+from handlers.wording import has_menu
 
 router = Router("common")
 
@@ -8,6 +9,7 @@ router = Router("common")
 USER_MESSAGES = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link"})
 
 FALLBACK = "没太明白您的意思。请点击下方菜单选择服务，或回复“帮助”。"
+FALLBACK_NO_MENU = "没太明白您的意思。回复“帮助”查看可以做什么。"
 UNKNOWN_MENU = "这个功能还在准备中，请稍后再来。"
 @router.event("click")
 def unknown_menu(ctx, msg):
@@ -18,4 +20,4 @@ def unknown_menu(ctx, msg):
 @router.on(lambda msg: kind(msg) in USER_MESSAGES)
 def fallback(ctx, msg):
     """Points at the menu when nothing understood the message."""
-    return FALLBACK
+    return FALLBACK if has_menu(ctx) else FALLBACK_NO_MENU

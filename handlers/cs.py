@@ -3,8 +3,10 @@
   fan    人工 / 客服 / menu CONTACT_AGENT → a conversation opens: assigned (the agent is named)
          or queued (the position is told); asked again, the fan hears where it stands.
          While it is open (waiting or assigned) texts, images and voice are the conversation's:
-         kept, and relayed to the agent (waiting: when one takes it). "结束" closes it; then a
-         reply 1-5 within 30 minutes rates it, anything else routes as usual.
+         kept, and relayed to the agent (waiting: when one takes it). A waiting fan is told
+         how to leave the queue, and 取消 / 退出 / 结束 leaves it; "结束" closes an assigned one
+         (the agent is told); then a reply 1-5 within 30 minutes rates it, once the rating
+         prompt has reached the fan (relay.rate); anything else routes as usual.
          Menu clicks are never caught here: the menu always works.
   agent  an active agent-role staff member, always an agent (even if also a fan of someone
          else's conversation): 上班 / 下班, 列表, 切换 N, 结束, 转 NAME, 资料, 快捷 N, 帮助;
@@ -28,7 +30,7 @@ from bot.cs.lifecycle import assign_waiting, close_conversation, open_conversati
 from bot.cs.profile import profile
 from bot.dispatch import PASS, Router, Turn, text_of
 from bot.protocol import kind
-from bot.roles import MEMBER_COMMANDS
+from bot.roles import MEMBER_COMMANDS, STAFF_COMMANDS
 from menus.definition import MenuKey
 from models import AgentState, Fan, Staff, Store
 from models.cs import KF, WAITING
@@ -39,7 +41,9 @@ PEOPLE_MESSAGES = frozenset({"text", "image", "voice", "video", "shortvideo", "l
 ASK_WORDS = frozenset({"人工", "客服", "人工客服", "转人工", "联系客服"})
 END_WORDS = frozenset({"结束", "结束会话"})
 RATING = re.compile(r"([1-5])\s*(分|星)?")
-WAITING_NOTE = "已收到，客服接入后会第一时间看到您的消息，请稍候。"
+LEAVE_QUEUE = "回复“取消”退出排队。"
+LEAVE_WORDS = frozenset({"取消", "退出"}) | END_WORDS       # what takes a waiting fan out of the queue
+WAITING_NOTE = f"已收到，客服接入后会第一时间看到您的消息，请稍候。{LEAVE_QUEUE}"
 UNSUPPORTED = "暂时只能转达文字、图片和语音，请换一种方式发送。"
 THANKS = "感谢您的评价！"
 KF_ANSWER = "这是微信客服模式的会话，请在客服工具中回复。"
@@ -96,7 +100,7 @@ def fan_message(ctx, msg):
         if rating and relay.rate(ctx.db, ctx.fan, int(rating.group(1)), ctx.now) is not None:
             return THANKS
         return PASS
-    if words in END_WORDS:
+    if words in END_WORDS or (conversation.status == WAITING and words in LEAVE_WORDS):
         # The lifecycle tells the fan (closing words, the rating prompt) and the agent.
         close_conversation(ctx.db, conversation, ctx.now, "fan", tell(ctx), ctx.enqueue)
         return None
@@ -120,8 +124,8 @@ def ask(ctx):
     if agent is None:
         ahead = opened.position - 1 if opened.position else 0
         if opened.existing:
-            return f"您已在排队，前面还有 {ahead} 位，请稍候。"
-        return f"客服繁忙，您前面还有 {ahead} 位，请稍候。接通前发送的消息会一并转给客服。"
+            return f"您已在排队，前面还有 {ahead} 位，请稍候。{LEAVE_QUEUE}"
+        return f"客服繁忙，您前面还有 {ahead} 位，请稍候。接通前发送的消息会一并转给客服。{LEAVE_QUEUE}"
     relay.relay_backlog(ctx.db, conversation, relay.out_for(ctx))
     store = ctx.db.get(Store, agent.store_id)
     who = f"{store.name if store else ''}的客服{agent.name}"
@@ -199,6 +203,11 @@ def listing_lines(ctx, mine, staff: Staff | None) -> str:
     unread = relay.unread_counts(ctx.db, [c.id for c in mine])
     lines = [f"{n}. {label(ctx.db, c)}，未读 {unread.get(c.id, 0)}" + ("（当前）" if c is current else "")
              for n, c in enumerate(mine, 1)]
+    if staff is not None:
+        # Shown now (the relayed messages ride in this same reply, before the list): what the
+        # agent has seen is no longer unread on the next 列表.
+        for conversation in mine:
+            relay.mark_read(ctx.db, conversation.id, staff.id, ctx.now)
     return f"您的会话（{len(mine)}）：\n" + "\n".join(lines)
 
 
@@ -245,13 +254,14 @@ def quick(ctx, staff, conversation, number: str | None):
 
 
 def agent_help(ctx, staff):
-    """At work (on shift, or with conversations): the desk's commands; off work the staff
-    help answers (handlers/me.py), which says 上班 starts work."""
+    """Every desk command, on shift or off (off shift: how to start), then the staff and member
+    commands an agent also has."""
     state = ctx.db.get(AgentState, staff.id)
-    if not (state and state.on_shift) and not open_conversations(ctx.db, staff):
-        return PASS
+    off = "" if (state and state.on_shift) else "您现在不在班，回复“上班”开始接待。\n"
     member = [f"· {line}" for line in MEMBER_COMMANDS if "人工" not in line]
-    return AGENT_HELP + "\n会员功能：\n" + "\n".join(member)
+    staff_lines = [f"· {line}" for line in STAFF_COMMANDS if "上班" not in line and "帮助" not in line]
+    return (off + AGENT_HELP + "\n员工功能：\n" + "\n".join(staff_lines)
+            + "\n会员功能：\n" + "\n".join(member))
 
 
 def drain(ctx) -> None:

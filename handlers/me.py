@@ -3,6 +3,7 @@ from bot.dispatch import END, Router, Turn, text_of
 from bot.phones import mask_phone
 from bot.points.policy import current_policy
 from bot.roles import FAN_ROLE, MEMBER_COMMANDS, STAFF_COMMANDS, active_staff, set_role
+from handlers.wording import has_menu
 from menus.definition import MenuKey
 from models import Member, Store
 from models.org import AGENT, GUIDE, MANAGER
@@ -12,7 +13,10 @@ router = Router("me")
 ROLE_NAMES = {GUIDE: "导游", AGENT: "客服", MANAGER: "店长"}
 NOT_A_MEMBER = "您还没有绑定手机。回复“绑定”验证手机号，即可成为会员。"
 BASE_HELP = "您可以：\n· 点击下方菜单使用各项服务\n· 随时回复“取消”退出当前操作"
-FAN_HELP = f"{BASE_HELP}\n· 回复“绑定”验证手机号，成为会员\n· 回复“人工”联系客服"
+BASE_HELP_NO_MENU = "您可以：\n· 随时回复“取消”退出当前操作"
+FAN_COMMANDS = "\n· 回复“绑定”验证手机号，成为会员\n· 回复“人工”联系客服"
+FAN_HELP = BASE_HELP + FAN_COMMANDS
+FAN_HELP_NO_MENU = BASE_HELP_NO_MENU + FAN_COMMANDS   # accounts without menus (§5.1)
 
 
 @router.text("我的", "我的信息")
@@ -37,9 +41,10 @@ def me(ctx, msg):
 @router.click(MenuKey.HELP)
 def help_text(ctx, msg):
     """Lists what this person may do: more for members, more again for active staff."""
+    base = BASE_HELP if has_menu(ctx) else BASE_HELP_NO_MENU
     if ctx.fan.member_id is None:
-        return FAN_HELP
-    lines = [BASE_HELP] + [f"· {line}" for line in MEMBER_COMMANDS]
+        return FAN_HELP if has_menu(ctx) else FAN_HELP_NO_MENU
+    lines = [base] + [f"· {line}" for line in MEMBER_COMMANDS]
     if active_staff(ctx.db, ctx.fan.member_id) is not None:
         lines += ["员工命令："] + [f"· {line}" for line in STAFF_COMMANDS]
     return "\n".join(lines)

@@ -6,14 +6,19 @@ from bot.points.ledger import Book
 from bot.points.notify import deliver
 from bot.points.policy import CST
 from bot.points.summary import details, overview
-from menus.definition import MenuKey
+from handlers.wording import or_button
+from menus.definition import DEFAULT, MenuKey, button_name
 from models import Member
 from models.points import OUTRANKED
 
 router = Router("points")
 
-NOT_A_MEMBER = ("您还不是会员。回复“绑定”或点击菜单“绑定手机”，验证手机号即可成为会员，"
-                "开始累积积分和成长值。")
+NOT_A_MEMBER_TEXT = "您还不是会员。回复“绑定”{menu}，验证手机号即可成为会员，开始累积积分和成长值。"
+NOT_A_MEMBER = NOT_A_MEMBER_TEXT.format(menu=f"或点击菜单“{button_name(DEFAULT, MenuKey.BIND_PHONE)}”")
+
+
+def not_a_member(ctx) -> str:
+    return NOT_A_MEMBER_TEXT.format(menu=or_button(ctx, MenuKey.BIND_PHONE))
 
 
 def _member(ctx) -> tuple[Book, Member] | tuple[None, None]:
@@ -37,7 +42,7 @@ def _show(ctx, render) -> str:
     the passive reply before the answer); the binding offer for a fan who is not a member."""
     book, member = _member(ctx)
     if book is None:
-        return NOT_A_MEMBER
+        return not_a_member(ctx)
     text = render(book, member)
     deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
     return text
@@ -63,7 +68,7 @@ def sign_in(ctx, msg):
     """Pays the sign-in rule once per day (the rule's frequency decides how often it counts)."""
     book, member = _member(ctx)
     if book is None:
-        return NOT_A_MEMBER
+        return not_a_member(ctx)
     today = ctx.now.astimezone(CST).date().isoformat()
     awards = fire(book, member.id, "sign_in", "sign_in", today)
     deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)

@@ -18,11 +18,13 @@ from bot.points.engine import fire
 from bot.points.ledger import Book
 from bot.points.notify import deliver
 from bot.qr import attribution
+from handlers.wording import has_menu
 from models.qr import REFOLLOW
 
 router = Router("subscribe")
 
 DEFAULT_WELCOME = "欢迎关注！点击下方菜单开始使用，回复“帮助”查看可以做什么。"
+WELCOME_NO_MENU = "欢迎关注！回复“帮助”查看可以做什么。"
 BIND_OFFER = "回复“绑定”验证手机号，成为会员即送积分。"
 WELCOME_BACK = "欢迎回来！"
 
@@ -44,7 +46,7 @@ def event_key(msg) -> str | None:
 
 def welcome_for(ctx, code) -> str:
     return (code.welcome if code is not None and code.welcome else None) or ctx.account.welcome_text \
-        or DEFAULT_WELCOME
+        or (DEFAULT_WELCOME if has_menu(ctx) else WELCOME_NO_MENU)
 
 
 def tag_scanner(ctx, code) -> bool:

@@ -59,3 +59,21 @@ def keys_in(menus: dict[str, list]) -> set[str]:
                 if leaf.get("type") == "click":
                     found.add(leaf["key"])
     return found
+
+
+def button_name(menus: dict[str, list], key: str) -> str | None:
+    """The name a person sees on the button with click key `key` (the first menu role that has
+    it, the fan menu first), or None. Texts that point at a button take its name from here, so
+    a renamed button never leaves the chat pointing at a name nobody can find."""
+    for buttons in menus.values():
+        for button in buttons:
+            for leaf in button.get("sub_button", [button]):
+                if leaf.get("type") == "click" and leaf.get("key") == key:
+                    return leaf["name"]
+    return None
+
+
+def button_names(menus: dict[str, list]) -> set[str]:
+    """Every name shown in a set of menus (top-level buttons and their sub buttons)."""
+    return {leaf["name"] for buttons in menus.values() for button in buttons
+            for leaf in [button, *button.get("sub_button", [])]}

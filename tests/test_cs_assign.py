@@ -6,7 +6,7 @@ import re
 from bot.outbound import SEPARATOR
 from cs_engine_support import cast, team  # noqa: F401  (fixture)
 
-QUEUED = "客服繁忙，您前面还有 {ahead} 位，请稍候。接通前发送的消息会一并转给客服。"
+QUEUED = "客服繁忙，您前面还有 {ahead} 位，请稍候。接通前发送的消息会一并转给客服。回复“取消”退出排队。"
 
 
 def test_a_store_agent_is_chosen_least_busy_then_longest_idle(team):
@@ -48,7 +48,7 @@ def test_store_full_goes_to_the_default_agent_then_the_queue_which_drains_in_ord
     assert team.reasons("f7")[0][1] == "门店B agents full (赵六 1/1), default agents full (王五 1/1) → queue position 2"
     assert team.fan("f8").text("人工") == QUEUED.format(ahead=2)       # no store: default agents only
     assert team.reasons("f8")[0][1] == "no store, default agents full (王五 1/1) → queue position 3"
-    assert team.fan("f8").text("人工") == "您已在排队，前面还有 2 位，请稍候。"
+    assert team.fan("f8").text("人工") == "您已在排队，前面还有 2 位，请稍候。回复“取消”退出排队。"
 
     team.people["张三"].text("结束")                 # his current conversation: f1's
     team.jobs.run_all()

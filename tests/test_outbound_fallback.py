@@ -7,7 +7,7 @@ from outbound_support import (CUSTOM_SEND, TEMPLATE_SEND, custom_texts, deliver_
 from outbound_support import relay  # noqa: F401  (fixture)
 
 from handlers.common import FALLBACK
-from handlers.me import FAN_HELP as HELP
+from handlers.me import FAN_HELP_NO_MENU
 
 
 def never_wrote(bob, clock):
@@ -66,7 +66,7 @@ def test_unverified_subscription_account_only_answers_passively(relay, phone, ma
     assert world.messages_to(sub.appid, bob.openid) == []
     assert states(relay, bob) == [("pending", None)]
 
-    assert bob.text("帮助") == f"周末团建\n\n{HELP}"
+    assert bob.text("帮助") == f"周末团建\n\n{FAN_HELP_NO_MENU}"
     assert states(relay, bob) == [("sent", "passive")]
 
 

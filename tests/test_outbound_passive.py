@@ -8,7 +8,7 @@ from outbound_support import relay  # noqa: F401  (fixture)
 from bot.outbound import SEPARATOR, merge
 from bot.protocol import TEXT_LIMIT_BYTES
 from handlers.common import FALLBACK
-from handlers.me import FAN_HELP as HELP
+from handlers.me import FAN_HELP_NO_MENU as HELP   # every HELP here is on an unverified 订阅号
 
 SUB = dict(slug="sub", type="subscription", verified=False, appid="wx5ub0000000000001",
            secret="sub-secret", token="subtoken", original_id="gh_5ub000000001", name="分号")

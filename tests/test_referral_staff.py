@@ -10,6 +10,7 @@ from bot import points
 from bot.points.engine import adjust, fire
 from bot.roles import MEMBER_COMMANDS, STAFF_COMMANDS
 from handlers.common import FALLBACK
+from handlers.cs import AGENT_HELP
 from handlers.me import BASE_HELP, FAN_HELP, NOT_A_MEMBER
 from models import Award, Member, OutboundMessage, Referral, Staff
 from models.outbound import PENDING
@@ -25,6 +26,10 @@ NOT_A_PHONE = "这不是手机号"
 SELF = "不能填写自己的手机号"
 MEMBER_HELP = "\n".join([BASE_HELP] + [f"· {line}" for line in MEMBER_COMMANDS])
 STAFF_HELP = "\n".join([MEMBER_HELP, "员工命令："] + [f"· {line}" for line in STAFF_COMMANDS])
+# An agent's 帮助 lists every desk command first (off shift: how to start), then the rest.
+AGENT_OFF_SHIFT_HELP = ("您现在不在班，回复“上班”开始接待。\n" + AGENT_HELP + "\n员工功能：\n"
+                        + "\n".join(f"· {line}" for line in STAFF_COMMANDS if "上班" not in line and "帮助" not in line)
+                        + "\n会员功能：\n" + "\n".join(f"· {line}" for line in MEMBER_COMMANDS if "人工" not in line))
 STAFF_WELCOME = "王导，您好！员工身份验证成功。您可以：\n" + "\n".join(f"· {line}" for line in STAFF_COMMANDS)
 
 
@@ -95,11 +100,12 @@ def test_a_referrer_over_the_monthly_limit_is_told_without_points(app, phone, db
 
 @pytest.mark.parametrize("answers, hints", [
     (["13900000009", "13900000008"], [UNKNOWN, UNKNOWN]),
-    ([CARL, "张三"], [SELF, NOT_A_PHONE]),
-    (["推荐人是小王", "13900000007"], [NOT_A_PHONE, UNKNOWN]),
+    ([CARL, "12345"], [SELF, NOT_A_PHONE]),
+    (["139 0000", "13900000007"], [NOT_A_PHONE, UNKNOWN]),
 ], ids=["unknown-twice", "self-then-not-a-phone", "not-a-phone-then-unknown"])
 def test_a_wrong_referrer_gets_one_retry_then_the_flow_ends(app, phone, db, jobs, alice, answers, hints):
-    """§4: unknown, own or not a phone: one more try, then the flow ends without a referral."""
+    """§4: unknown, own or phone-shaped but no mobile number: one more try, then the flow ends
+    without a referral. (Words are no answer at all: they leave the step, tests/test_forgiving_bind.py.)"""
     carl = carl_binds(app, phone, jobs)
     assert carl.text(answers[0]) == f"{hints[0]}，请再输入一次推荐人的手机号，或回复“跳过”。"
     assert carl.text(answers[1]) == f"{hints[1]}，本次不记录推荐人。"
@@ -171,7 +177,7 @@ def test_a_phone_on_the_roster_binds_as_staff(app, phone, db, jobs, world):
     assert role_tags(world, wang)[-1:] == ["员工"]
     assert wang.text("我的") == ("手机：139****0001\n等级：注册会员\n积分：0\n门店：西湖门店\n"
                                "员工：王导（导游、客服），西湖门店")
-    assert wang.text("帮助") == STAFF_HELP
+    assert wang.text("帮助") == AGENT_OFF_SHIFT_HELP
 
 
 def test_a_phone_off_the_roster_binds_as_an_ordinary_member(app, phone, db, jobs, world):

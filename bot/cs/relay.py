@@ -12,7 +12,8 @@ twice; after a transfer the new agent gets what the previous one had not read.
 Agent → fan: the agent's rows (the first sets answered_at), sent to the fan as they are.
 
 Read: a fan's message is read once the agent wrote into that conversation (they have answered
-what came before) or switched to it (切换 shows its latest messages). 列表 counts the rest.
+what came before), switched to it (切换 shows its latest messages), or was shown it counted by
+列表 (the relayed messages themselves ride in that reply): 列表 counts what is new since.
 
 Everything leaves as pending rows of the outbound policy (bot/outbound.py), in the order it was
 written, whoever it is for: the passive reply of the person writing carries what waits for
@@ -29,9 +30,10 @@ from sqlalchemy.orm import Session
 
 from bot.cs.agents import agent_fan, state_of
 from bot.cs.labels import label
-from bot.cs.lifecycle import record
+from bot.cs.lifecycle import RATE, record
 from bot.outbound import queue_media, queue_texts
-from models import AgentState, Conversation, CsMessage, Fan, Staff
+from models import AgentState, Conversation, CsMessage, Fan, OutboundMessage, Staff
+from models.outbound import SENT
 from models.cs import ASSIGNED, CLOSED, FROM_AGENT, FROM_FAN, RELAY
 
 log = logging.getLogger(__name__)
@@ -234,12 +236,23 @@ def choose(db: Session, staff: Staff, conversation: Conversation, now: datetime)
 # --- rating --------------------------------------------------------------------------------
 def rate(db: Session, fan: Fan, score: int, now: datetime) -> Conversation | None:
     """The fan's conversation closed within RATING_WINDOW and not rated yet gets `score`
-    (one probe of the index on (fan_id, closed_at))."""
+    (one probe of the index on (fan_id, closed_at)), once the rating prompt has reached the
+    fan: a bare digit sent before that (the prompt still pending) answers no question."""
     conversation = db.scalar(
         select(Conversation).where(Conversation.fan_id == fan.id, Conversation.status == CLOSED,
                                    Conversation.closed_at >= now - RATING_WINDOW,
                                    Conversation.rating.is_(None))
         .order_by(Conversation.closed_at.desc()).limit(1))
-    if conversation is not None:
-        conversation.rating = score
+    if conversation is None or not prompt_delivered(db, conversation, fan):
+        return None
+    conversation.rating = score
     return conversation
+
+
+def prompt_delivered(db: Session, conversation: Conversation, fan: Fan) -> bool:
+    """Whether the newest rating prompt owed to the fan has gone out (SENT: a passive reply or a
+    customer-service message took it; a template notice only says something waits)."""
+    status = db.scalar(select(OutboundMessage.status).where(
+        OutboundMessage.account_id == conversation.account_id, OutboundMessage.openid == fan.openid,
+        OutboundMessage.content.endswith(RATE, autoescape=True)).order_by(OutboundMessage.id.desc()).limit(1))
+    return status == SENT
