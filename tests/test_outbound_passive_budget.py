@@ -9,7 +9,7 @@ from outbound_support import CUSTOM_SEND, custom_texts, relay_router, states
 
 from bot.dispatch import Dispatcher, Router, text_of
 from bot.routes import ROUTERS
-from handlers.common import FALLBACK
+from handlers.common import FALLBACK, FALLBACK_NO_MENU   # the 订阅号 here has no menu
 
 SLOW = 0.3
 
@@ -38,7 +38,7 @@ def test_a_late_reply_leaves_what_waited_pending_for_the_next_reply(slow_relay, 
     assert bob.text("慢") == "好了"
     assert states(slow_relay, bob) == [("pending", None)]
     jobs.run_all()                                   # the job asked for has no channel here
-    assert bob.text("你好") == f"周末团建\n\n{FALLBACK}"
+    assert bob.text("你好") == f"周末团建\n\n{FALLBACK_NO_MENU}"
     assert states(slow_relay, bob) == [("sent", "passive")]
 
 
@@ -61,5 +61,5 @@ def test_a_reply_in_time_still_carries_what_waited(slow_relay, phone, make_accou
                        secret="sub-secret-0001", token="subtoken01", original_id="gh_5ub000000001")
     alice, bob = phone("alice", account=sub), phone("bob", account=sub)
     alice.text("告诉 bob 周末团建")
-    assert bob.text("你好") == f"周末团建\n\n{FALLBACK}"
+    assert bob.text("你好") == f"周末团建\n\n{FALLBACK_NO_MENU}"
     assert states(slow_relay, bob) == [("sent", "passive")]
