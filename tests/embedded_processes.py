@@ -128,3 +128,17 @@ class Terminal:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def demo_with_agent(tmp_path, agent_phone: str):
+    """A fresh instance with the demo account, store S1 and `agent_phone` on its roster as its
+    default agent (imported the way an operator would)."""
+    instance = tmp_path / "instance"
+    flask(instance, "db", "upgrade")
+    flask(instance, "demo")
+    (tmp_path / "stores.csv").write_text("code,name,company\nS1,西湖门店,HZ\n", encoding="utf-8")
+    (tmp_path / "staff.csv").write_text(
+        f"phone,name,store,roles,capacity,default_agent\n{agent_phone},小王,S1,agent,3,1\n", encoding="utf-8")
+    flask(instance, "stores", "import", str(tmp_path / "stores.csv"))
+    flask(instance, "staff", "import", str(tmp_path / "staff.csv"))
+    return instance

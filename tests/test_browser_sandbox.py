@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.embedded_processes import Service, flask, free_port
+from tests.embedded_processes import Service, demo_with_agent, flask, free_port
 
 # The embedded mode in real processes ignores TEST_DATABASE_URL/TEST_REDIS_URL: CI's embedded pass
 # runs these; its PostgreSQL pass would only repeat them.
@@ -24,14 +24,7 @@ AGENT_PHONE = "13900000001"
 
 
 def test_two_phones_fan_asks_for_an_agent_the_agent_answers_the_fan_rates(tmp_path):
-    instance = tmp_path / "instance"
-    flask(instance, "db", "upgrade")
-    flask(instance, "demo")
-    (tmp_path / "stores.csv").write_text("code,name,company\nS1,西湖门店,HZ\n", encoding="utf-8")
-    (tmp_path / "staff.csv").write_text(
-        f"phone,name,store,roles,capacity,default_agent\n{AGENT_PHONE},小王,S1,agent,3,1\n", encoding="utf-8")
-    flask(instance, "stores", "import", str(tmp_path / "stores.csv"))
-    flask(instance, "staff", "import", str(tmp_path / "staff.csv"))
+    instance = demo_with_agent(tmp_path, AGENT_PHONE)
     flask(instance, "menus", "push", "--account", "demo")
     ARTIFACTS.mkdir(exist_ok=True)
     service = Service(instance, free_port())

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.embedded_processes import Service, Terminal, flask, free_port
+from tests.embedded_processes import Service, Terminal, demo_with_agent, flask, free_port
 
 # The embedded mode in real processes ignores TEST_DATABASE_URL/TEST_REDIS_URL: CI's embedded pass
 # runs these; its PostgreSQL pass would only repeat them.
@@ -31,14 +31,7 @@ def test_a_script_binds_a_phone_with_the_code_its_sms_showed(tmp_path):
 
 
 def test_an_agent_and_a_fan_in_two_terminals_hear_each_other_without_typing(tmp_path):
-    instance = tmp_path / "instance"
-    flask(instance, "db", "upgrade")
-    flask(instance, "demo")
-    (tmp_path / "stores.csv").write_text("code,name,company\nS1,西湖门店,HZ\n", encoding="utf-8")
-    (tmp_path / "staff.csv").write_text(
-        f"phone,name,store,roles,capacity,default_agent\n{AGENT_PHONE},小王,S1,agent,3,1\n", encoding="utf-8")
-    flask(instance, "stores", "import", str(tmp_path / "stores.csv"))
-    flask(instance, "staff", "import", str(tmp_path / "staff.csv"))
+    instance = demo_with_agent(tmp_path, AGENT_PHONE)
     service = Service(instance, free_port())
     agent = Terminal(instance, "--account", "demo", "--as", "xiaowang", "--url", service.url)
     fan = Terminal(instance, "--account", "demo", "--as", "carol", "--url", service.url)
