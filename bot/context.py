@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from bot.capabilities import Capabilities
 from bot.jobs import JobBuffer
 from bot.sessions import ConvState
+from bot.telling import tell_in_push
 from models import Account, Fan
 
 
@@ -32,6 +33,11 @@ class Ctx:
     @property
     def openid(self) -> str:
         return self.fan.openid
+
+    def tell(self, person, what) -> None:
+        """Tell a person (a Fan, a Member, an openid of this account) a text or a Media, through
+        the outbound policy: the passive reply when it is the sender, else pending for a job."""
+        tell_in_push(self, person, what)
 
     def send(self, openid: str, text: str) -> None:
         """Tell someone something through the outbound policy (never drops it)."""

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.jobs import JobBuffer
+from bot.telling import tell_in_job
 from bot.wechat import Client, make_client
 
 _process_app: Flask | None = None   # this worker process's app, built once, never shared
@@ -61,6 +62,11 @@ class JobCtx:
     @property
     def now(self) -> datetime:
         return self.clock.now()
+
+    def tell(self, person, what) -> None:
+        """Tell a person (a Fan, a Member, or (account id, openid)) a text or a bot.telling.Media,
+        through the outbound policy: pending, then delivered by the next channel."""
+        tell_in_job(self, person, what)
 
     def client(self, account) -> Client:
         """The WeChat client for `account` (shared token, bounded retry, timeouts)."""
