@@ -13,7 +13,7 @@ Rounds alternate, each opened by every agent's 列表 (their window: 5 messages 
   wall clock): webhook, handler, commit, rq, the job (merge, window, API call). Texts pending
   for one agent leave merged.
 - baseline: the bare outbound delivery, the same 50 texts to the same agents at the same rate,
-  each `queue_texts` in its own committed transaction here, timed the same way (no webhook).
+  each told (bot.telling.Teller) in its own committed transaction here, timed the same way (no webhook).
 Checks: every message arrives exactly once (else FAIL, exit 1). JSON: bench/out/cs-latest.json.
 """
 import argparse
@@ -37,9 +37,9 @@ from bench.points_report import cpu_probe, percentiles
 from bench.servers import ACCOUNT, OUT, ROOT, BenchError
 from bot import create_app, keys
 from bot.jobs import committed
-from bot.outbound import queue_texts
 from bot.sandbox.phone import Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
+from bot.telling import Teller
 from models import Account, Company, Conversation, Fan, Member, Staff, Store
 from models.cs import ASSIGNED
 
@@ -195,8 +195,8 @@ def run_round(app, args, kind: str, r: int, agents, fans, agent_of, inboxes, poo
             posted.append(1000 * (time.time() - t0))
         else:
             with committed(app) as (db, enqueue):
-                queue_texts(db, enqueue, account_id, agent_of[fan.openid], [f"b{r}f{i} 你好，请问改签怎么收费？"],
-                            app.extensions["clock"].now())
+                Teller(db, enqueue, app.extensions["clock"].now()).tell(
+                    (account_id, agent_of[fan.openid]), f"b{r}f{i} 你好，请问改签怎么收费？")
         sent[i] = t0
     futures = [pool.submit(one, i, fan) for i, fan in enumerate(fans)]
     deadline = start + len(fans) / args.rate + 60

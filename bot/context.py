@@ -16,7 +16,8 @@ from models import Account, Fan
 @dataclass
 class Ctx:
     """A handler reads and flushes through `db` (never commits), asks for side effects through
-    `enqueue` (run after commit) and `send` (the outbound policy), and reads time from `now`."""
+    `enqueue` (run after commit), tells people through `tell` (the outbound policy), and reads
+    time from `now`."""
 
     account: Account
     fan: Fan
@@ -36,9 +37,5 @@ class Ctx:
 
     def tell(self, person, what) -> None:
         """Tell a person (a Fan, a Member, an openid of this account) a text or a Media, through
-        the outbound policy: the passive reply when it is the sender, else pending for a job."""
+        the outbound policy: the sender's texts in the passive reply, the rest by a job."""
         tell_in_push(self, person, what)
-
-    def send(self, openid: str, text: str) -> None:
-        """Tell someone something through the outbound policy (never drops it)."""
-        self.outbox.send(openid, text)

@@ -126,7 +126,11 @@ class JobBuffer:
 
     def __call__(self, func: str, *args: Any, queue: str = "default", job_id: str | None = None,
                  retry: tuple[int, ...] = ()) -> None:
-        self.pending.append(JobSpec(func, args, queue, job_id, retry))
+        spec = JobSpec(func, args, queue, job_id, retry)
+        # Jobs are idempotent: one transaction asking for the same job twice (a delivery per
+        # message told) needs it once.
+        if spec not in self.pending:
+            self.pending.append(spec)
 
     def flush(self, jobs: JobQueue) -> None:
         specs, self.pending = self.pending, []

@@ -14,6 +14,7 @@ customer-service messages, one each, in order with the texts around them: a pass
 one message (§3.4), so texts queued behind a media message wait for it rather than overtake it.
 Temporary media live 3 days (§3.4); one older than that is delivered as a text saying so.
 """
+import logging
 from datetime import datetime
 
 from redis import Redis
@@ -22,14 +23,20 @@ from sqlalchemy.orm import Session
 
 from bot import keys
 from bot.protocol import TEXT_LIMIT_BYTES, split_text
-from models import Account, OutboundMessage
-from models.outbound import PENDING, SENT, TEXT
+from models import Account, Fan, Member, OutboundMessage
+from models.outbound import PENDING, SENT, TEXT, UNREACHABLE
+
+log = logging.getLogger(__name__)
 
 # §4.7: what opens which window. Only click-type menu events count (not view).
 MESSAGE_KINDS = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link",
                            "unknown:file", "miniprogrampage"})
 EVENT_KINDS = frozenset({"click", "scancode_push", "scancode_waitmsg", "subscribe",
                          "subscribe_scan", "scan"})
+# Replies to these are not shown to anyone (§2, §7.10); what waits for the person stays pending.
+SILENT_KINDS = frozenset({"unsubscribe", "view", "location_report", "templatesendjobfinish",
+                          "masssendjobfinish", "kf_create_session", "kf_close_session",
+                          "kf_switch_session"})
 WINDOWS = {"msg": (5, 48 * 3600), "evt": (3, 60)}   # name: (messages allowed, seconds)
 SEPARATOR = "\n\n"
 
@@ -79,26 +86,44 @@ class CsWindow:
 
 
 class Outbox:
-    """Bound to one push: texts for its sender join the passive reply, others go pending."""
+    """Bound to one push: whatever it owes anyone, its sender included, is stored pending; the
+    sender's texts then leave in the passive reply (compose_passive), in one order with what
+    waited for them, media included."""
 
     def __init__(self, db: Session, account: Account, enqueue, now: datetime, recipient: str | None):
         self.db, self.account, self.enqueue, self.now = db, account, enqueue, now
         self.recipient = recipient
-        self.passive: list[str] = []
-
-    def send(self, openid: str, text: str) -> None:
-        if openid == self.recipient:
-            self.passive.append(text)
-            return
-        self.queue(openid, [text])
 
     def queue(self, openid: str, texts: list[str]) -> None:
         """Store texts (each piece within the length limit) as pending for `openid`; a job delivers them."""
         queue_texts(self.db, self.enqueue, self.account.id, openid, texts, self.now)
 
-    def send_media(self, openid: str, msg_type: str, media_id: str, caption: str) -> None:
-        """An image or voice for anyone, the sender included: pending, out by the next channel."""
-        queue_media(self.db, self.enqueue, self.account.id, openid, msg_type, media_id, caption, self.now)
+
+def settle_reply(db: Session, outbox: Outbox, push_kind: str, turn, in_time: bool) -> str | None:
+    """The text of the passive reply to this push (None: no text). Nobody sees a reply to a
+    SILENT_KINDS push, and a kf transfer is the reply itself (§3.4: one reply, no text): then
+    the handler's answer waits as a pending row like the rest and leaves as a customer-service
+    message. `in_time` False (past the passive budget): see compose_passive."""
+    if turn.transfer is not None:
+        if turn.reply:
+            outbox.queue(outbox.recipient, [turn.reply])
+        return None
+    if push_kind in SILENT_KINDS:
+        return None
+    return compose_passive(db, outbox, turn.reply, take_waiting=in_time)
+
+
+def record_unreachable(db: Session, member: Member, what: str, now: datetime, reason: str,
+                       msg_type: str = TEXT, media_id: str | None = None) -> None:
+    """A notice for a member nobody can carry: kept as an UNREACHABLE row with why (on their
+    last follower row, if they ever had one), never only a log line."""
+    last = db.scalar(select(Fan).where(Fan.member_id == member.id)
+                     .order_by(Fan.followed_at.desc(), Fan.id.desc()).limit(1))
+    db.add(OutboundMessage(account_id=last.account_id if last else None, openid=last.openid if last else None,
+                           member_id=member.id, content=what, msg_type=msg_type, media_id=media_id,
+                           status=UNREACHABLE, reason=reason[:255], created_at=now))
+    db.flush()
+    log.info("notice not sent: member %s, %s (kept as unreachable)", member.id, reason)
 
 
 def queue_texts(db: Session, enqueue, account_id: int, openid: str, texts: list[str],
@@ -176,19 +201,19 @@ def mark_sent(rows: list[OutboundMessage], channel: str, now: datetime) -> None:
 
 
 def compose_passive(db: Session, outbox: Outbox, reply: str | None, take_waiting: bool = True) -> str | None:
-    """The passive reply for the person who just wrote: what waited for them (oldest first),
-    what this push produced for them, then the handler's answer; what does not fit in one
+    """The passive reply for the person who just wrote: what waited for them (oldest first, this
+    push's own messages for them last), then the handler's answer; what does not fit in one
     text goes pending (and out by the next channel that opens). `take_waiting=False` (the
     reply may come too late for WeChat): what waited stays pending, and a delivery job is
     asked for it, since this push opened their window."""
     waiting = pending_for(db, outbox.account.id, outbox.recipient) if take_waiting else []
     if not take_waiting:
         enqueue_delivery(outbox.enqueue, outbox.account.id, outbox.recipient)
-    fresh = [t for t in [*outbox.passive, reply] if t]
+    fresh = [reply] if reply else []
     if not waiting and not fresh:
         return None
-    # The newest answer must not be pushed out by older messages: it gets its room first (as
-    # many of this push's texts as fit in one message), older ones fill what is left before it.
+    # The newest answer must not be pushed out by older messages: it gets its room first,
+    # older ones fill what is left before it.
     pieces = [p for t in fresh for p in split_text(t)]
     first = merge(pieces)[0] if pieces else []
     answer = SEPARATOR.join(pieces[i] for i in first)

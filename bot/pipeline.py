@@ -17,7 +17,7 @@ from bot import keys
 from bot.capabilities import for_account
 from bot.context import Ctx
 from bot.jobs import JobBuffer
-from bot.outbound import CsWindow, Outbox, compose_passive
+from bot.outbound import CsWindow, Outbox, settle_reply
 from bot.protocol import fingerprint, kind, raw, render_text, render_transfer
 from bot.sessions import ConversationStore, Dedup
 from models import Account, Event, Fan
@@ -28,10 +28,6 @@ APOLOGY = "抱歉，刚才没有处理好，请稍后再试。"
 # A repeat waits this long for the first delivery's reply; WeChat gives each delivery 5 s.
 REPLAY_WAIT = 3.0
 FAN_LOCK_WAIT = 3.0
-# Replies to these are not shown to anyone (§2, §7.10); what waits for the person stays pending.
-SILENT_KINDS = frozenset({"unsubscribe", "view", "location_report", "templatesendjobfinish",
-                          "masssendjobfinish", "kf_create_session", "kf_close_session",
-                          "kf_switch_session"})
 _HEADER = {"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "EventKey", "Encrypt"}
 
 
@@ -91,19 +87,8 @@ def run_turn(app: Flask, account: Account, msg, received: float) -> str:
                       config=app.config, outbox=outbox, msg=msg)
             turn = ext["dispatcher"].dispatch(ctx, msg)
             db.execute(insert(Event).values(event_fields(account, msg, "ok")))
-            if kind(msg) in SILENT_KINDS or turn.transfer is not None:
-                # Nobody sees this reply, or it is the kf transfer (§3.4, one reply, no text):
-                # what a handler meant for the sender waits instead, and goes out as CS messages.
-                reply = None
-                if turn.transfer is not None:
-                    outbox.queue(msg.source, outbox.passive + ([turn.reply] if turn.reply else []))
-                elif outbox.passive:
-                    outbox.queue(msg.source, outbox.passive)
-            else:
-                # Messages that waited for this fan count as delivered only in a reply WeChat can
-                # still take (§2: 5 s); past the budget they stay pending for the next channel.
-                in_time = time.monotonic() - received <= app.config["PASSIVE_BUDGET_S"]
-                reply = compose_passive(db, outbox, turn.reply, take_waiting=in_time)
+            in_time = time.monotonic() - received <= app.config["PASSIVE_BUDGET_S"]
+            reply = settle_reply(db, outbox, kind(msg), turn, in_time)
     except Exception:
         log.exception("handler failed account=%s openid=%s kind=%s", slug, msg.source, kind(msg))
         buffer.drop()

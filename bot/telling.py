@@ -1,15 +1,19 @@
 """Who a message is for, and what it is: the one call features use to tell someone
-(`ctx.tell` in a push, `job.tell` in a job), ending in the outbound policy (bot/outbound.py)."""
-import logging
+(`ctx.tell` in a push, `job.tell` in a job, `Teller(db, enqueue, now).tell` in a command or an
+API call), ending in the outbound policy (bot/outbound.py).
+
+A person is a Fan, a Member (reached through the account they follow), an openid of the push's
+account (in a push) or (account id, openid). A text or a Media."""
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.outbound import queue_media, queue_texts
+from bot.outbound import queue_media, queue_texts, record_unreachable
 from models import Fan, Member
 
-log = logging.getLogger(__name__)
+NOBODY = "follows none of our accounts"
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,18 @@ class Media:
     kind: str
     media_id: str
     caption: str
+
+
+@dataclass
+class Teller:
+    """`tell` for work that answers no push and is no job: an operator command, an API call."""
+
+    db: Session
+    enqueue: object
+    now: datetime
+
+    def tell(self, person, what) -> None:
+        tell_in_job(self, person, what)
 
 
 def reach(db: Session, person, prefer_account: int | None) -> tuple[int, str] | None:
@@ -42,29 +58,31 @@ def tell_in_push(ctx, person, what) -> None:
         person = ctx.fan     # the person being answered is reachable whatever their follow state
     where = reach(ctx.db, person, ctx.account.id)
     if where is None:
-        log.info("notice not sent: nobody to reach (%s follows no account)", _who(person))
-        return
-    account_id, openid = where
-    if isinstance(what, str) and account_id == ctx.account.id:
-        ctx.outbox.send(openid, what)
+        unreachable(ctx.db, person, what, ctx.now)
     else:
-        queue(ctx.db, ctx.enqueue, ctx.now, account_id, openid, what)
+        queue(ctx.db, ctx.enqueue, ctx.now, *where, what)
 
 
 def tell_in_job(job, person, what) -> None:
     where = reach(job.db, person, None)
     if where is None:
-        log.info("notice not sent: nobody to reach (%s follows no account)", _who(person))
-        return
-    queue(job.db, job.enqueue, job.now, *where, what)
+        unreachable(job.db, person, what, job.now)
+    else:
+        queue(job.db, job.enqueue, job.now, *where, what)
 
 
 def queue(db: Session, enqueue, now, account_id: int, openid: str, what) -> None:
+    """Pending for (account, openid): the sender's texts leave in the passive reply, the rest
+    by the next channel (bot/outbound.py)."""
     if isinstance(what, Media):
         queue_media(db, enqueue, account_id, openid, what.kind, what.media_id, what.caption, now)
     else:
         queue_texts(db, enqueue, account_id, openid, [what], now)
 
 
-def _who(person) -> str:
-    return f"member {person.id}" if isinstance(person, Member) else "fan"
+def unreachable(db: Session, member: Member, what, now) -> None:
+    # Only a member can be unreachable: a fan or an openid is always written to.
+    if isinstance(what, Media):
+        record_unreachable(db, member, what.caption, now, NOBODY, what.kind, what.media_id)
+    else:
+        record_unreachable(db, member, what, now, NOBODY)

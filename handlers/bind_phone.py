@@ -23,7 +23,7 @@ from bot.dispatch import END, PASS, STAY, Router, Turn, text_of
 from bot.membership import bind, holder, refer
 from bot.phones import mask_phone, normalize
 from bot.points.ledger import Book
-from bot.points.notify import deliver
+from bot.points.notify import tell_members
 from bot.roles import STAFF_COMMANDS
 from bot.verify import Codes
 from menus.definition import MenuKey
@@ -134,7 +134,7 @@ def got_code(ctx, msg):
 def _bound(ctx, phone: str) -> Turn:
     book = Book(ctx.db, ctx.now)
     result = bind(book, ctx.fan, phone, ctx.enqueue)
-    deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
+    tell_members(book, ctx)
     if result.member is None:
         return Turn(TAKEN.format(phone=mask_phone(phone)), END)
     if result.staff is not None:
@@ -159,7 +159,7 @@ def got_referrer(ctx, msg):
     book = Book(ctx.db, ctx.now)
     member = ctx.db.get(Member, ctx.fan.member_id)
     done = refer(book, member, phone) if phone else None
-    deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
+    tell_members(book, ctx)
     if done is not None:
         return Turn(f"已记录您的推荐人 {mask_phone(phone)}，谢谢！", END)
     why = ("这不是手机号" if phone is None else "不能填写自己的手机号" if phone == member.phone

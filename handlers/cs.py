@@ -12,7 +12,7 @@
          else's conversation): 上班 / 下班, 列表, 切换 N, 结束, 转 NAME, 资料, 快捷 N, 帮助;
          anything else goes to the fan of the current conversation. An agent with no
          conversation at all is a member like any other: what is no command routes on.
-Every reply goes out as pending rows (relay.Out), so the person writing gets, in order, what
+Every reply goes out through ctx.tell as pending rows, so the person writing gets, in order, what
 waited for them (their fans' messages, for an agent) and then this push's answer.
 
 Cost on the push of someone who is not in a conversation: menu clicks and events none; a
@@ -75,11 +75,6 @@ def agent_of(ctx) -> Staff | None:
     return agent_for(ctx.db, ctx.fan) if ctx.fan.member_id is not None else None
 
 
-def tell(ctx):
-    """The lifecycle's `tell`, as pending rows: kept in order with the relayed messages."""
-    return lambda openid, text: ctx.outbox.queue(openid, [text])
-
-
 def body(msg) -> tuple[str, str, str | None]:
     """(kind, content, media id) of a text, image or voice push."""
     push = kind(msg)
@@ -102,12 +97,12 @@ def fan_message(ctx, msg):
         return PASS
     if words in END_WORDS or (conversation.status == WAITING and words in LEAVE_WORDS):
         # The lifecycle tells the fan (closing words, the rating prompt) and the agent.
-        close_conversation(ctx.db, conversation, ctx.now, "fan", tell(ctx), ctx.enqueue)
+        close_conversation(ctx.db, conversation, ctx.now, "fan", ctx.tell, ctx.enqueue)
         return None
     push, content, media_id = body(msg)
     if push not in relay.RELAYED_KINDS or (push != "text" and not media_id):
         return UNSUPPORTED
-    relay.from_fan(ctx.db, conversation, push, content, media_id, ctx.now, relay.out_for(ctx))
+    relay.from_fan(ctx.db, conversation, push, content, media_id, ctx.now, ctx.tell)
     if conversation.status == WAITING:
         return WAITING_NOTE
     if conversation.mode == KF:
@@ -119,14 +114,14 @@ def fan_message(ctx, msg):
 
 def ask(ctx):
     """人工: a conversation opens (or the fan hears where theirs stands)."""
-    opened = open_conversation(ctx.db, ctx.account, ctx.fan, ctx.now, tell(ctx), ctx.enqueue)
+    opened = open_conversation(ctx.db, ctx.account, ctx.fan, ctx.now, ctx.tell, ctx.enqueue)
     conversation, agent = opened.conversation, opened.agent
     if agent is None:
         ahead = opened.position - 1 if opened.position else 0
         if opened.existing:
             return f"您已在排队，前面还有 {ahead} 位，请稍候。{LEAVE_QUEUE}"
         return f"客服繁忙，您前面还有 {ahead} 位，请稍候。接通前发送的消息会一并转给客服。{LEAVE_QUEUE}"
-    relay.relay_backlog(ctx.db, conversation, relay.out_for(ctx))
+    relay.relay_backlog(ctx.db, conversation, ctx.tell)
     store = ctx.db.get(Store, agent.store_id)
     who = f"{store.name if store else ''}的客服{agent.name}"
     if opened.existing:
@@ -142,8 +137,7 @@ def ask(ctx):
 
 # --- the agent ------------------------------------------------------------------------------
 def agent_message(ctx, msg, staff: Staff):
-    out = relay.out_for(ctx)
-    relay.catch_up(ctx.db, staff, out)        # what the queue handed them goes before the answer
+    relay.catch_up(ctx.db, staff, ctx.tell)       # what the queue handed them goes before the answer
     if kind(msg) == "text":
         for pattern, command in COMMANDS:
             found = pattern.fullmatch(text_of(msg))
@@ -158,7 +152,7 @@ def agent_message(ctx, msg, staff: Staff):
     push, content, media_id = body(msg)
     if push not in relay.RELAYED_KINDS or (push != "text" and not media_id):
         return UNSUPPORTED
-    relay.from_agent(ctx.db, conversation, staff, push, content, media_id, ctx.now, out)
+    relay.from_agent(ctx.db, conversation, staff, push, content, media_id, ctx.now, ctx.tell)
     return None
 
 
@@ -224,15 +218,15 @@ def switch(ctx, staff, which: str):
 
 
 def finish(ctx, staff, conversation):
-    close_conversation(ctx.db, conversation, ctx.now, "agent", tell(ctx), ctx.enqueue)
+    close_conversation(ctx.db, conversation, ctx.now, "agent", ctx.tell, ctx.enqueue)
     drain(ctx)
     return None
 
 
 def transfer_to(ctx, staff, conversation, target: str):
-    answer = transfer(ctx.db, conversation, target.strip(), ctx.now, tell(ctx), ctx.enqueue)
+    answer = transfer(ctx.db, conversation, target.strip(), ctx.now, ctx.tell, ctx.enqueue)
     if conversation.agent_id != staff.id:
-        relay.sweep(ctx.db, ctx.account.id, relay.out_for(ctx))   # the new agent gets the unread
+        relay.sweep(ctx.db, ctx.account.id, ctx.tell)   # the new agent gets the unread
     return answer
 
 
@@ -249,7 +243,7 @@ def quick(ctx, staff, conversation, number: str | None):
         return KF_ANSWER
     if reply is None:
         return f"没有第 {int(number)} 条快捷回复。\n" + menu_text(ctx.db, store_id)
-    relay.from_agent(ctx.db, conversation, staff, "text", reply.text, None, ctx.now, relay.out_for(ctx))
+    relay.from_agent(ctx.db, conversation, staff, "text", reply.text, None, ctx.now, ctx.tell)
     return f"已发送快捷回复 {reply.number}：{preview(reply.text)}"
 
 
@@ -267,8 +261,8 @@ def agent_help(ctx, staff):
 def drain(ctx) -> None:
     """Freed capacity goes to the queue now, in this push (the lifecycle's drain job then finds
     nothing left), and what the newly assigned fans wrote while waiting goes to their agents."""
-    assign_waiting(ctx.db, ctx.account.id, ctx.now, tell(ctx), ctx.enqueue)
-    relay.sweep(ctx.db, ctx.account.id, relay.out_for(ctx))
+    assign_waiting(ctx.db, ctx.account.id, ctx.now, ctx.tell, ctx.enqueue)
+    relay.sweep(ctx.db, ctx.account.id, ctx.tell)
 
 
 COMMANDS = [

@@ -2,7 +2,7 @@
 
 kf_create_session (KfAccount), kf_close_session (KfAccount), kf_switch_session (FromKfAccount,
 ToKfAccount) arrive from the fan's openid; they are mirrored onto the fan's conversation
-(bot/cs/kf.py) so agents' loads stay true. Nobody sees a reply to them (bot/pipeline.py
+(bot/cs/kf.py) so agents' loads stay true. Nobody sees a reply to them (bot/outbound.py
 SILENT_KINDS): these handlers answer nothing.
 """
 from bot.cs import kf
@@ -27,4 +27,4 @@ def kf_switched(ctx, msg):
 @router.event("kf_close_session")
 def kf_closed(ctx, msg):
     """The kf agent ended the session: ours closes, the fan may rate it."""
-    kf.session_closed(ctx.db, ctx.fan, kf.kf_account_in(msg.account), ctx.now, ctx.send, ctx.enqueue)
+    kf.session_closed(ctx.db, ctx.fan, kf.kf_account_in(msg.account), ctx.now, ctx.tell, ctx.enqueue)

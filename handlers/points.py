@@ -3,7 +3,7 @@ from bot.dispatch import Router
 from bot.points import pending
 from bot.points.engine import expire_due, fire, has_due_lots
 from bot.points.ledger import Book
-from bot.points.notify import deliver
+from bot.points.notify import tell_members
 from bot.points.policy import CST
 from bot.points.summary import details, overview
 from handlers.wording import or_button
@@ -44,7 +44,7 @@ def _show(ctx, render) -> str:
     if book is None:
         return not_a_member(ctx)
     text = render(book, member)
-    deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
+    tell_members(book, ctx)
     return text
 
 
@@ -71,7 +71,7 @@ def sign_in(ctx, msg):
         return not_a_member(ctx)
     today = ctx.now.astimezone(CST).date().isoformat()
     awards = fire(book, member.id, "sign_in", "sign_in", today)
-    deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
+    tell_members(book, ctx)
     if not awards:
         return "签到活动暂未开放。"
     if any(a in book.decided and (a.points or a.growth) for a in awards):

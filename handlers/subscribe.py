@@ -16,7 +16,7 @@ from bot.dispatch import END, Router, Turn
 from bot.fan_tags import give
 from bot.points.engine import fire
 from bot.points.ledger import Book
-from bot.points.notify import deliver
+from bot.points.notify import tell_members
 from bot.qr import attribution
 from handlers.wording import has_menu
 from models.qr import REFOLLOW
@@ -75,7 +75,7 @@ def followed(ctx, msg):
         # follow rule when they bind a phone (issue #4). Keyed on the fan: a re-follow pays nothing.
         book = Book(ctx.db, ctx.now)
         fire(book, fan.member_id, "follow", "fan", fan.id)
-        deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
+        tell_members(book, ctx)
     welcome = welcome_for(ctx, touch.code)
     if touch.kind == REFOLLOW:
         welcome = WELCOME_BACK + welcome

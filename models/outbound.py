@@ -9,21 +9,28 @@ from models.base import Base, UTCDateTime, bigpk, timestamp
 PENDING = "pending"
 TEXT, IMAGE, VOICE = "text", "image", "voice"
 SENT = "sent"
+# Nobody to write to (a member who follows none of our accounts): kept, with the reason, so a
+# notice is never only a log line.
+UNREACHABLE = "unreachable"
 
 
 class OutboundMessage(Base):
-    """One text owed to (account, openid); `channel` says how it finally went out."""
+    """One text owed to (account, openid); `channel` says how it finally went out. An
+    UNREACHABLE row names the member it was for and `reason`; its account and openid are
+    the member's last follower row, if they ever had one."""
 
     __tablename__ = "outbound_message"
     __table_args__ = (Index("ix_outbound_pending", "account_id", "openid", "status"),)
     id: Mapped[bigpk]
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
-    openid: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    openid: Mapped[str | None] = mapped_column(String(64))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     content: Mapped[str] = mapped_column(Text)    # the text; for media, what it is ("[图片] 海报")
     # text | image | voice: media travel by WeChat media id (temporary media lives 3 days, §3.4)
     msg_type: Mapped[str] = mapped_column(String(16), default="text")
     media_id: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), default=PENDING)   # PENDING | SENT
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)   # PENDING | SENT | UNREACHABLE
+    reason: Mapped[str | None] = mapped_column(String(255))           # why UNREACHABLE
     channel: Mapped[str | None] = mapped_column(String(16))           # passive | custom
     # When a template notice last told this person that messages wait (one per batch).
     noticed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -266,7 +266,8 @@ def test_without_a_window_the_notice_rides_along_with_the_next_passive_reply(app
 def test_a_member_who_follows_no_account_is_not_written_to_and_nothing_breaks(app, phone, db, jobs,
                                                                               world, clock):
     """§7: with nobody to write to (no fan row; or unfollowed) the change is booked, no message
-    is stored or sent, and "积分" shows it when they come back."""
+    is queued or sent (each notice is kept as unreachable, with why), and "积分" shows it when
+    they come back."""
     nobody = member_of(db)
     bob = phone("bob")
     bob.follow()
@@ -275,7 +276,11 @@ def test_a_member_who_follows_no_account_is_not_written_to_and_nothing_breaks(ap
     jobs.run_all()                                              # the follow's tag job
     buy(app, clock, nobody, "A-1", 150)
     buy(app, clock, gone, "A-2", 200)
-    assert db.scalar(select(func.count()).select_from(OutboundMessage)) == 0
+    assert db.scalar(select(func.count()).select_from(OutboundMessage)
+                     .where(OutboundMessage.status != "unreachable")) == 0
+    assert db.execute(select(OutboundMessage.member_id, OutboundMessage.openid, OutboundMessage.reason)
+                      .order_by(OutboundMessage.id)).all() == [
+        (nobody.id, None, "follows none of our accounts"), (gone.id, bob.openid, "follows none of our accounts")]
     assert jobs.queued() == []
     assert (fresh(db, nobody).points, fresh(db, gone).points) == (15, 20)
     assert db.scalar(select(func.sum(PointsLot.remaining))) == 35

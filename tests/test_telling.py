@@ -80,10 +80,28 @@ def test_a_job_tells_a_member_through_the_account_they_follow(app, phone, db, wo
     assert custom_texts(world, bob) == ["您的订单已发货"]
 
 
-def test_a_member_nobody_can_reach_is_not_queued(app, db):
+def test_a_member_nobody_can_reach_is_not_queued_but_recorded_with_why(app, db, jobs):
     member = Member(phone="13800000001")
     db.add(member)
     db.commit()
     with app.app_context(), job_scope() as job:
         job.tell(job.db.get(Member, member.id), "您的订单已发货")
-    assert db.scalars(select(OutboundMessage)).all() == []
+    rows = db.scalars(select(OutboundMessage)).all()
+    assert [(r.member_id, r.status, r.reason, r.content, r.account_id, r.openid) for r in rows] == [
+        (member.id, "unreachable", "follows none of our accounts", "您的订单已发货", None, None)]
+    assert jobs.run_all() == 0
+
+
+def test_a_member_who_unfollowed_is_recorded_unreachable_on_their_last_follower_row(app, phone, db, jobs):
+    bob = phone("bob")
+    bob.follow()
+    member = make_member(db, bob.openid)
+    bob.unfollow()
+    with app.app_context(), job_scope() as job:
+        job.tell(job.db.get(Member, member.id), Media("image", "MEDIA2", "[海报]"))
+    row = db.scalar(select(OutboundMessage).where(OutboundMessage.member_id == member.id))
+    assert (row.openid, row.status, row.reason, row.msg_type, row.media_id) == (
+        bob.openid, "unreachable", "follows none of our accounts", "image", "MEDIA2")
+    jobs.run_all()
+    assert db.scalars(select(OutboundMessage.status).where(OutboundMessage.openid == bob.openid)).all() == [
+        "unreachable"]

@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from bot.cs import kf, relay, timeouts
 from bot.cs.lifecycle import assign_waiting
-from bot.outbound import queue_texts
 from bot.wechat import WeChatError
 from models import Account, Fan
 from models.cs import WAITING, Conversation
@@ -19,21 +18,16 @@ from workers.runtime import job_scope
 log = logging.getLogger(__name__)
 
 
-def teller(job, account_id: int):
-    """`tell` for jobs: pending messages through the outbound policy."""
-    return lambda openid, text: queue_texts(job.db, job.enqueue, account_id, openid, [text], job.now)
-
-
 def relay_backlog(job, account_id: int) -> None:
     """What fans wrote while waiting (or to an agent who lost them) goes to their new agent now,
     in order, rather than with that agent's next push."""
-    relay.sweep(job.db, account_id, relay.out_for_job(job.db, job.enqueue, account_id, job.now))
+    relay.sweep(job.db, account_id, job.tell)
 
 
 def drain_queue(account_id: int) -> None:
     """Gives waiting fans of the account to agents with room, oldest first; their backlog follows."""
     with job_scope() as job:
-        served = assign_waiting(job.db, account_id, job.now, teller(job, account_id), job.enqueue)
+        served = assign_waiting(job.db, account_id, job.now, job.tell, job.enqueue)
         if served:
             relay_backlog(job, account_id)
     if served:
@@ -53,7 +47,7 @@ def sweep() -> None:
         try:
             with job_scope() as job:
                 timeouts.run(job.db, action, conversation_id, job.now, limits,
-                             teller(job, owners[conversation_id]), job.enqueue)
+                             job.tell, job.enqueue)
                 relay_backlog(job, owners[conversation_id])      # a reassigned conversation's unread
         except Exception:
             log.exception("cs sweep %s failed conversation_id=%s", action, conversation_id)
@@ -82,12 +76,12 @@ def create_kf_session(conversation_id: int) -> None:
             if exc.errcode == kf.ALREADY_SERVED:
                 serving = client.customservice.get_session(target.openid).get("kf_account") or ""
                 with job_scope() as job:
-                    kf.mirror_served(job.db, conversation_id, serving, job.now, teller(job, target.account_id))
+                    kf.mirror_served(job.db, conversation_id, serving, job.now, job.tell)
                 return
             if exc.errcode != kf.KF_OFFLINE:
                 raise
         with job_scope() as job:
-            kf.offline(job.db, conversation_id, target.kf_account, job.now, teller(job, target.account_id),
+            kf.offline(job.db, conversation_id, target.kf_account, job.now, job.tell,
                        job.enqueue)
     log.warning("kf session not created after %d tries conversation_id=%s", kf.MAX_ATTEMPTS, conversation_id)
 

@@ -2,7 +2,7 @@
 
 from typing import Callable
 
-from bot.outbound import queue_media, queue_texts
+from bot.telling import Media
 from models import Account
 from models.outbound import IMAGE
 from workers.runtime import job_scope
@@ -14,14 +14,14 @@ def send_png(job, account, openid: str, png: bytes, filename: str, caption: str)
     # Bytes, not a file object: the client retries once after a token error, and a file
     # object would be read to its end by then (WeChat would get an empty upload, 40009).
     answer = job.client(account).media.upload("image", (filename, png, "image/png"))
-    queue_media(job.db, job.enqueue, account.id, openid, IMAGE, answer["media_id"], caption, job.now)
+    job.tell((account.id, openid), Media(IMAGE, answer["media_id"], caption))
     return answer["media_id"]
 
 
 def tell_and_release(job, account: Account, openid: str, text: str, claim_key: str) -> None:
     """Tell the person why their image is not coming, and lift their claim (bot/claims.py) so
     they may ask again at once."""
-    queue_texts(job.db, job.enqueue, account.id, openid, [text], job.now)
+    job.tell((account.id, openid), text)
     job.redis.delete(claim_key)
 
 

@@ -16,7 +16,7 @@ from bot.points import pending, stages
 from bot.points.engine import expire_due, fire
 from bot.points.ledger import Book
 from bot.points.levels import RECALCULATION, settle_level
-from bot.points.notify import deliver
+from bot.points.notify import tell_members
 from bot.points.policy import CST, Policy
 from models import Member, PendingCredit, PointsLot
 from models.points import WAITING
@@ -39,7 +39,7 @@ def _each(member_ids: list[int], work) -> int:
             with job_scope() as job:
                 book = Book(job.db, job.now)
                 work(book, book.lock(member_id))
-                deliver(job.db, book.notices, job.enqueue, job.now)
+                tell_members(book, job)
             done += 1
         except Exception:
             log.exception("points job failed for member %s", member_id)

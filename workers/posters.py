@@ -5,9 +5,9 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from bot import keys
-from bot.outbound import queue_media, queue_texts
 from bot.qr import poster, staff_code
 from bot.qr.codes import QrUnavailable
+from bot.telling import Media
 from bot.wechat import WeChatError
 from models import Account, QrCode, Staff, Store
 from models.outbound import IMAGE
@@ -82,16 +82,15 @@ def _send(job, account: Account, staff: Staff, openid: str, code: QrCode) -> Non
     media_id = _cached_media(job, cache_key, fingerprint)
     reused = media_id is not None
     if reused:
-        queue_media(job.db, job.enqueue, account.id, openid, IMAGE, media_id, caption, job.now)
+        job.tell((account.id, openid), Media(IMAGE, media_id, caption))
     else:
         png = poster.compose(code.url, staff.name, store.name, background)
         media_id = send_png(job, account, openid, png, f"poster-{code.scene}.png", caption)
         record = {"media_id": media_id, "uploaded_at": job.now.timestamp(), "fingerprint": fingerprint}
         job.redis.set(cache_key, json.dumps(record), ex=keys.POSTER_MEDIA_TTL)
     until = code.expires_at.astimezone(BEIJING)
-    queue_texts(job.db, job.enqueue, account.id, openid, [
-        f"这是您的专属海报：顾客长按识别二维码关注后，会记在您和{store.name}名下。"
-        f"二维码有效期至 {until:%Y-%m-%d}，临近到期时再发送“海报”即可换新。"], job.now)
+    job.tell((account.id, openid), f"这是您的专属海报：顾客长按识别二维码关注后，会记在您和{store.name}名下。"
+                                   f"二维码有效期至 {until:%Y-%m-%d}，临近到期时再发送“海报”即可换新。")
     log.info("poster queued account=%s staff_id=%s code_id=%s reused_upload=%s", account.slug, staff.id,
              code.id, reused)
 

@@ -18,9 +18,9 @@ from bot.cs.assign import open_counts
 from bot.cs.labels import label
 from bot.cs.lifecycle import close_conversation
 from bot.jobs import committed
-from bot.outbound import queue_texts
 from bot.phones import mask_phone, normalize
 from bot.points.policy import CST
+from bot.telling import Teller
 from models import Staff, Store
 from models.cs import CLOSED, KF, RELAY, AgentState, Assignment, Conversation, CsMessage
 from models.org import AGENT, MANAGER
@@ -160,8 +160,7 @@ def cs_close(conversation_id):
             raise click.ClickException(f"no conversation {conversation_id}")
         if c.status == CLOSED:
             raise click.ClickException(f"conversation {conversation_id} is closed already")
-        tell = lambda openid, text: queue_texts(db, enqueue, c.account_id, openid, [text], now)  # noqa: E731
-        close_conversation(db, c, now, "operator", tell, enqueue)
+        close_conversation(db, c, now, "operator", Teller(db, enqueue, now).tell, enqueue)
     click.echo(f"conversation {conversation_id} closed")
 
 

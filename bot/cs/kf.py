@@ -74,21 +74,21 @@ def offline(db: Session, conversation_id: int, kf_account: str, now: datetime, t
     if pick is not None:
         pool.take(conversation, pick, KF_KIND, f"kf {kf_account} offline (61459) → {why}", now)
         _moved(db, conversation, old, pick.staff, tell)
-        tell(fan.openid, f"客服{f' {old.name} ' if old else ''}暂时不在线，已为您转接客服 {pick.staff.name}。")
+        tell(fan, f"客服{f' {old.name} ' if old else ''}暂时不在线，已为您转接客服 {pick.staff.name}。")
         return
     conversation.mode, conversation.kf_account = RELAY, None
     pick, why = relay.choose(conversation.store_id)
     if pick is not None:
         relay.take(conversation, pick, ASSIGNED_KIND, f"kf agents offline (61459) → relay: {why}", now)
         _moved(db, conversation, old, pick.staff, tell)
-        tell(fan.openid, f"微信客服暂时不在线，已改由客服 {pick.staff.name} 在公众号内为您服务，请直接发送您的问题。")
+        tell(fan, f"微信客服暂时不在线，已改由客服 {pick.staff.name} 在公众号内为您服务，请直接发送您的问题。")
         return
     conversation.status, conversation.agent_id = WAITING, None
     if old is not None:
         refresh_current(db, old.id, closing=conversation.id)
     position = queue_position(db, conversation)
     note(db, conversation, None, QUEUED, f"kf agents offline (61459), relay: {why} → queue position {position}", now)
-    tell(fan.openid, f"微信客服暂时不在线，您已进入排队，当前第 {position} 位，客服接入后会通知您。")
+    tell(fan, f"微信客服暂时不在线，您已进入排队，当前第 {position} 位，客服接入后会通知您。")
 
 
 def _moved(db: Session, conversation: Conversation, old: Staff | None, new: Staff, tell: Tell) -> None:

@@ -11,7 +11,8 @@
       rating; the freed room goes to the queue (a job).
   transfer: to an agent by name or a store by name/code, same capacity rules, else nothing changes.
   record: the transcript.
-Messages go through `tell(openid, text)` (the outbound policy); nothing here calls WeChat.
+Messages go through `tell(fan, text)` (ctx.tell or job.tell: the outbound policy); nothing
+here calls WeChat.
 """
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,7 @@ from bot.cs.labels import label
 from models import Account, Fan, Staff, Store
 from models.cs import ASSIGNED, CLOSED, FROM_AGENT, FROM_SYSTEM, KF, RELAY, WAITING, Conversation, CsMessage
 
-Tell = Callable[[str, str], None]
+Tell = Callable[[Fan, str], None]     # ctx.tell, job.tell, Teller.tell
 RATE = "请为本次服务打分，回复 1-5"
 FAN_CLOSED = {"agent": "客服已结束本次会话，感谢您的咨询。", "fan": "您已结束本次会话。",
               "idle": "会话长时间没有新消息，已自动结束。", "operator": "本次会话已结束。",
@@ -157,7 +158,7 @@ def _give(db: Session, pool: Pool, conversation: Conversation, pick: Candidate, 
     fan = db.get(Fan, conversation.fan_id)
     tell_agent(db, conversation, pick.staff, f"新会话 {label(db, conversation)}", tell)
     if tell_fan:
-        tell(fan.openid, f"客服 {pick.staff.name} 已为您服务，请直接发送您的问题。")
+        tell(fan, f"客服 {pick.staff.name} 已为您服务，请直接发送您的问题。")
     if conversation.mode == KF and enqueue is not None:
         enqueue("workers.cs.create_kf_session", conversation.id, queue="high", retry=(5, 15, 60))
 
@@ -171,7 +172,7 @@ def tell_agent(db: Session, conversation: Conversation, staff: Staff, text: str,
         text += "\n（微信客服接待，请在客服工具中回复）"
     elif text.startswith("新会话"):
         text += "\n直接回复即发给顾客；回复“列表”查看会话，“结束”结束当前会话。"
-    tell(fan.openid, text)
+    tell(fan, text)
 
 
 def close_conversation(db: Session, conversation: Conversation, now: datetime, by: str, tell: Tell, enqueue,
@@ -186,7 +187,7 @@ def close_conversation(db: Session, conversation: Conversation, now: datetime, b
     record(db, conversation, FROM_SYSTEM, now, content=f"会话结束（{by}）")
     fan = db.get(Fan, conversation.fan_id)
     if was == ASSIGNED:
-        tell(fan.openid, f"{note_to_fan or FAN_CLOSED.get(by, FAN_CLOSED['operator'])}\n{RATE}")
+        tell(fan, f"{note_to_fan or FAN_CLOSED.get(by, FAN_CLOSED['operator'])}\n{RATE}")
         agent = db.get(Staff, conversation.agent_id) if conversation.agent_id else None
         if agent is not None:
             Pool.lock(db, conversation.account_id, also=(agent.id,))      # the one lock order
@@ -197,7 +198,7 @@ def close_conversation(db: Session, conversation: Conversation, now: datetime, b
             enqueue("workers.cs.close_kf_session", conversation.id, queue="default", retry=(5, 15, 60))
         enqueue("workers.cs.drain_queue", conversation.account_id, queue="high", retry=(5, 15, 60))
     else:
-        tell(fan.openid, note_to_fan or LEFT_QUEUE)
+        tell(fan, note_to_fan or LEFT_QUEUE)
     db.flush()
 
 
@@ -242,7 +243,7 @@ def transfer(db: Session, conversation: Conversation, target: str, now: datetime
     if old is not None:
         refresh_current(db, old.id, closing=conversation.id)
     tell_agent(db, conversation, pick.staff, f"转接会话 {label(db, conversation)}（来自 {by}）", tell)
-    tell(db.get(Fan, conversation.fan_id).openid, f"已为您转接至客服 {pick.staff.name}，请稍候。")
+    tell(db.get(Fan, conversation.fan_id), f"已为您转接至客服 {pick.staff.name}，请稍候。")
     enqueue("workers.cs.drain_queue", conversation.account_id, queue="high", retry=(5, 15, 60))
     return f"已将会话 {label(db, conversation)} 转给 {pick.staff.name}。"
 

@@ -21,7 +21,6 @@ them (a text behind an image never overtakes it), customer-service messages or o
 notice carry it to everybody else, and nothing is sent twice.
 """
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
@@ -31,7 +30,7 @@ from sqlalchemy.orm import Session
 from bot.cs.agents import agent_fan, state_of
 from bot.cs.labels import label
 from bot.cs.lifecycle import RATE, record
-from bot.outbound import queue_media, queue_texts
+from bot.telling import Media
 from models import AgentState, Conversation, CsMessage, Fan, OutboundMessage, Staff
 from models.outbound import SENT
 from models.cs import ASSIGNED, CLOSED, FROM_AGENT, FROM_FAN, RELAY
@@ -51,24 +50,7 @@ RATING_WINDOW = timedelta(minutes=30)
 TAIL = 3
 
 
-@dataclass
-class Out:
-    """How messages leave: as pending rows, in order (a handler: its outbox; a job: the queue)."""
-
-    texts: Callable[[str, list[str]], None]              # (openid, texts)
-    media: Callable[[str, str, str, str], None]          # (openid, msg_type, media_id, caption)
-
-
-def out_for(ctx) -> Out:
-    """A push's channel: pending rows, even for the sender, so media and texts keep one order
-    (the passive reply picks up the sender's pending texts up to the first media)."""
-    return Out(ctx.outbox.queue, ctx.outbox.send_media)
-
-
-def out_for_job(db: Session, enqueue, account_id: int, now: datetime) -> Out:
-    return Out(lambda openid, texts: queue_texts(db, enqueue, account_id, openid, texts, now),
-               lambda openid, kind, media_id, caption: queue_media(db, enqueue, account_id, openid,
-                                                                   kind, media_id, caption, now))
+Tell = Callable[[Fan, "str | Media"], None]     # ctx.tell or job.tell: pending rows, in order
 
 
 def open_of(db: Session, fan_id: int) -> Conversation | None:
@@ -83,36 +65,36 @@ def open_of(db: Session, fan_id: int) -> Conversation | None:
 # push waits for it (it holds nothing the other side wants); the agent's side skips a
 # conversation someone holds: that someone is the fan's push, which relays the backlog itself.
 def from_fan(db: Session, conversation: Conversation, kind: str, content: str, media_id: str | None,
-             now: datetime, out: Out) -> CsMessage:
+             now: datetime, tell: Tell) -> CsMessage:
     """Keep the fan's message; relay it (after anything older still unrelayed) if assigned."""
     conversation = lock(db, conversation.id) or conversation
     backlog = list(db.scalars(unrelayed().where(Conversation.id == conversation.id)))
     row = record(db, conversation, FROM_FAN, now, msg_type=kind, content=content, media_id=media_id)
     if relayable(conversation):
-        deliver(db, conversation, [*backlog, row], out)
+        deliver(db, conversation, [*backlog, row], tell)
     return row
 
 
-def relay_backlog(db: Session, conversation: Conversation, out: Out) -> int:
+def relay_backlog(db: Session, conversation: Conversation, tell: Tell) -> int:
     """Relay to the conversation's agent every fan message they do not have yet, oldest first."""
     conversation = lock(db, conversation.id) or conversation
     if not relayable(conversation):
         return 0
-    return deliver(db, conversation, list(db.scalars(unrelayed().where(Conversation.id == conversation.id))), out)
+    return deliver(db, conversation, list(db.scalars(unrelayed().where(Conversation.id == conversation.id))), tell)
 
 
-def catch_up(db: Session, staff: Staff, out: Out) -> int:
+def catch_up(db: Session, staff: Staff, tell: Tell) -> int:
     """Everything not yet relayed in the agent's conversations (queued ones the queue handed
     them, transfers): on each push of the agent, so their reply carries it."""
-    return _by_conversation(db, Conversation.agent_id == staff.id, out)
+    return _by_conversation(db, Conversation.agent_id == staff.id, tell)
 
 
-def sweep(db: Session, account_id: int, out: Out) -> int:
+def sweep(db: Session, account_id: int, tell: Tell) -> int:
     """Everything not yet relayed in the account's assigned conversations (after a drain)."""
-    return _by_conversation(db, Conversation.account_id == account_id, out)
+    return _by_conversation(db, Conversation.account_id == account_id, tell)
 
 
-def _by_conversation(db: Session, where, out: Out) -> int:
+def _by_conversation(db: Session, where, tell: Tell) -> int:
     # One probe, locking nothing: almost always it finds nothing.
     ids = db.scalars(unrelayed().with_only_columns(CsMessage.conversation_id).where(where)
                      .order_by(None).distinct()).all()
@@ -121,7 +103,7 @@ def _by_conversation(db: Session, where, out: Out) -> int:
         conversation = lock(db, conversation_id, skip_locked=True)
         if conversation is not None and relayable(conversation):
             rows = list(db.scalars(unrelayed().where(Conversation.id == conversation_id)))
-            relayed += deliver(db, conversation, rows, out)
+            relayed += deliver(db, conversation, rows, tell)
     return relayed
 
 
@@ -145,7 +127,7 @@ def relayable(conversation: Conversation) -> bool:
             and conversation.agent_id is not None)
 
 
-def deliver(db: Session, conversation: Conversation, rows: list[CsMessage], out: Out) -> int:
+def deliver(db: Session, conversation: Conversation, rows: list[CsMessage], tell: Tell) -> int:
     """The rows to the agent, labelled, in order; each marked as relayed to them."""
     if not rows:
         return 0
@@ -161,28 +143,29 @@ def deliver(db: Session, conversation: Conversation, rows: list[CsMessage], out:
     for row in rows:
         if row.msg_type in CAPTIONS and row.media_id:
             caption = tag + CAPTIONS[row.msg_type]
-            out.texts(agent.openid, [*texts, caption])
+            for line in [*texts, caption]:
+                tell(agent, line)
             texts = []
-            out.media(agent.openid, row.msg_type, row.media_id, caption)
+            tell(agent, Media(row.msg_type, row.media_id, caption))
         else:
             texts.append(tag + row.content)
         row.agent_id = staff.id
-    if texts:
-        out.texts(agent.openid, texts)
+    for line in texts:
+        tell(agent, line)
     return len(rows)
 
 
 # --- agent → fan ---------------------------------------------------------------------------
 def from_agent(db: Session, conversation: Conversation, staff: Staff, kind: str, content: str,
-               media_id: str | None, now: datetime, out: Out) -> None:
+               media_id: str | None, now: datetime, tell: Tell) -> None:
     """Keep the agent's message, send it to the fan; what the agent answered is read."""
     record(db, conversation, FROM_AGENT, now, msg_type=kind, content=content, media_id=media_id,
            agent_id=staff.id)
     fan = db.get(Fan, conversation.fan_id)
     if kind in CAPTIONS:
-        out.media(fan.openid, kind, media_id, CAPTIONS[kind])
+        tell(fan, Media(kind, media_id, CAPTIONS[kind]))
     else:
-        out.texts(fan.openid, [content])
+        tell(fan, content)
     mark_read(db, conversation.id, staff.id, now)
 
 

@@ -121,5 +121,5 @@ def reassign(db: Session, conversation: Conversation, now: datetime, limits: Lim
                                           f"已转给 {pick.staff.name}。", tell)
     tell_agent(db, conversation, pick.staff, f"新会话 {label(db, conversation)}（{old.name if old else '原客服'}"
                                              f" {minutes} 分钟未回复，转给您）", tell)
-    tell(db.get(Fan, conversation.fan_id).openid, f"已为您换由客服 {pick.staff.name} 服务，请稍候。")
+    tell(db.get(Fan, conversation.fan_id), f"已为您换由客服 {pick.staff.name} 服务，请稍候。")
     return True

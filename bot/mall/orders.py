@@ -24,11 +24,6 @@ class Refused(Exception):
     """A redemption or an operator action that cannot go ahead; the message says what to do."""
 
 
-def tell(book: Book, member: Member, text: str) -> None:
-    """Every mall notice goes out here: the points transaction's outbound policy."""
-    book.tell(member, text)
-
-
 def redeem(book: Book, member_id: int, product_code: str, submit_token: str,
            address: dict | None) -> MallOrder:
     member = book.lock(member_id)
@@ -60,7 +55,7 @@ def redeem(book: Book, member_id: int, product_code: str, submit_token: str,
     if product.kind == VIRTUAL:
         _give_code(book, member, product, order)
     else:
-        tell(book, member, f"兑换成功：{product.name}（订单 {order.id}），我们发货后会告诉您快递单号。")
+        book.tell(member, f"兑换成功：{product.name}（订单 {order.id}），我们发货后会告诉您快递单号。")
     return order
 
 
@@ -99,7 +94,7 @@ def _give_code(book: Book, member: Member, product: Product, order: MallOrder) -
     code.order_id, order.virtual_code = order.id, code.code
     order.status = SHIPPED
     order.shipped_at = book.now
-    tell(book, member, f"兑换成功：{product.name}，券码 {code.code}（订单 {order.id}）。")
+    book.tell(member, f"兑换成功：{product.name}，券码 {code.code}（订单 {order.id}）。")
 
 
 def _locked_order(book: Book, order_id: int) -> MallOrder:
@@ -121,7 +116,7 @@ def ship(book: Book, order_id: int, tracking: str, carrier: str | None) -> MallO
         return order
     order.status, order.tracking, order.carrier, order.shipped_at = SHIPPED, tracking, carrier, book.now
     member = book.lock(order.member_id)
-    tell(book, member, f"您兑换的{order.product_name}已发货：{carrier or '快递'} {tracking}。")
+    book.tell(member, f"您兑换的{order.product_name}已发货：{carrier or '快递'} {tracking}。")
     return order
 
 

@@ -20,7 +20,8 @@ from flask import Flask
 
 from bot.jobs import committed
 from bot.points.ledger import Book
-from bot.points.notify import deliver
+from bot.points.notify import tell_members
+from bot.telling import Teller
 
 
 @contextmanager
@@ -31,4 +32,4 @@ def transaction(app: Flask) -> Iterator[Book]:
         now = app.extensions["clock"].now()
         book = Book(db, now)
         yield book
-        deliver(db, book.notices, buffer, now)
+        tell_members(book, Teller(db, buffer, now))
