@@ -11,9 +11,10 @@ from sqlalchemy.engine import make_url
 
 from bench.servers import ACCOUNT, OUT, ROOT, BenchError
 from bot import create_app, points
+from bot.clock import CST
 from bot.points.engine import fire, spend
 from bot.points.ledger import Book
-from bot.points.policy import CST, current_policy, load
+from bot.points.policy import current_policy, load
 from bot.points.purchases import record_purchase
 from bot.points.rules_file import parse
 from bot.sandbox.phone import Phone, sandbox_openid

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from bot import points
-from bot.points.policy import CST
+from bot.clock import CST
 from bot.points.purchases import (PurchaseError, find_member, parse_amount, parse_date, parse_time,
                                   record_purchase, refund_purchase)
 from models import Integration

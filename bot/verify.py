@@ -10,7 +10,7 @@ from datetime import datetime
 from redis import Redis
 
 from bot import keys
-from bot.points.policy import CST
+from bot.clock import CST
 
 CODE_LIFE = keys.SMS_CODE_TTL     # 5 minutes
 RESEND_AFTER = 60                 # seconds before "重发" may send another code

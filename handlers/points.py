@@ -1,10 +1,10 @@
 """Points in the chat: "积分" (or the menu's MY_POINTS), "积分明细", and the daily "签到"."""
+from bot.clock import CST
 from bot.dispatch import Router
 from bot.points import pending
 from bot.points.engine import expire_due, fire, has_due_lots
 from bot.points.ledger import Book
 from bot.points.notify import tell_members
-from bot.points.policy import CST
 from bot.points.summary import details, overview
 from handlers.wording import or_button
 from menus.definition import DEFAULT, MenuKey, button_name

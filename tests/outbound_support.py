@@ -24,13 +24,13 @@ def long_answer(lines: int) -> str:
 
 
 def relay_router() -> Router:
-    """`告诉 bob X` → X for bob, through ctx.send; `长文 N` → a long answer for the sender."""
+    """`告诉 bob X` → X for bob, through ctx.tell; `长文 N` → a long answer for the sender."""
     router = Router("relay")
 
     @router.on(lambda msg: kind(msg) == "text" and _RELAY.fullmatch(text_of(msg)) is not None)
     def relay(ctx, msg):
         name, text = _RELAY.fullmatch(text_of(msg)).groups()
-        ctx.send(sandbox_openid(ctx.account.slug, name), text)
+        ctx.tell(sandbox_openid(ctx.account.slug, name), text)
         return RELAYED
 
     @router.on(lambda msg: kind(msg) == "text" and _LONG.fullmatch(text_of(msg)) is not None)

@@ -11,8 +11,8 @@ from bot.cs import kf
 from bot.cs.lifecycle import Opened, open_conversation
 from bot.dispatch import Dispatcher, Router
 from bot.jobs import committed
-from bot.outbound import queue_texts
 from bot.routes import ROUTERS
+from bot.telling import Teller
 from cs_engine_support import team  # noqa: F401  (fixture)
 from models import Account, Fan
 
@@ -42,7 +42,7 @@ def open_by_api(team, name: str) -> Opened:
     with committed(team.app) as (db, enqueue):
         account = db.get(Account, team.account.id)
         fan = db.scalar(select(Fan).where(Fan.openid == team.people[name].openid))
-        tell = lambda openid, text: queue_texts(db, enqueue, account.id, openid, [text], team.clock.now())  # noqa: E731
+        tell = Teller(db, enqueue, team.clock.now()).tell
         opened = open_conversation(db, account, fan, team.clock.now(), tell, enqueue)
     team.jobs.run_all()
     return opened

@@ -7,7 +7,7 @@ from test_cs_chat_support import org, pieces  # noqa: F401  (org: fixture)
 
 from bot.cs.lifecycle import assign_waiting
 from bot.jobs import committed
-from bot.outbound import queue_texts
+from bot.telling import Teller
 from models import AgentState
 
 
@@ -15,7 +15,7 @@ def assign_without_relaying(app, account, now) -> None:
     """The queue gives carol to 张三 in a transaction that relays nothing (as an assignment
     whose relay has not happened yet: the drain job relays right after, in the same job)."""
     with app.app_context(), committed(app) as (session, enqueue):
-        tell = lambda openid, text: queue_texts(session, enqueue, account.id, openid, [text], now)  # noqa: E731
+        tell = Teller(session, enqueue, now).tell
         assign_waiting(session, account.id, now, tell, enqueue)
 
 

@@ -41,7 +41,7 @@ def signup_router() -> Router:
             ctx.conv.data["city"] = city
             ctx.conv.state = NAME
             ctx.enqueue("workers.messaging.deliver_pending", ctx.account.id, ctx.openid)
-            ctx.send("o-someone-else", "有人报名了")
+            ctx.tell("o-someone-else", "有人报名了")
             raise RuntimeError("step bug after side effects")
         if city == "火星":
             return Turn("去火星", "signup:planet")       # a state no flow declares

@@ -62,7 +62,7 @@ def test_a_message_for_another_fan_is_delivered_after_the_reply(embedded, clock)
         account = db.query(Account).one()
     bob_openid = sandbox_openid("hq", "bob")
     relay = Router("relay")
-    relay.text("叫 bob")(lambda ctx, msg: (ctx.send(bob_openid, "alice 找你"), "已转告")[1])
+    relay.text("叫 bob")(lambda ctx, msg: (ctx.tell(bob_openid, "alice 找你"), "已转告")[1])
     embedded.extensions["dispatcher"] = Dispatcher([relay, *ROUTERS], strict=True)
     client = embedded.test_client()
 

@@ -11,7 +11,7 @@ from models import OutboundMessage
 def test_what_a_handler_says_on_a_silent_push_waits_for_the_next_reply(app, wx, db):
     """Nobody sees a reply to an unfollow (§3.3): a message to the sender is kept pending."""
     farewell = Router("farewell")
-    farewell.event("unsubscribe")(lambda ctx, msg: ctx.send(ctx.openid, "期待再见！"))
+    farewell.event("unsubscribe")(lambda ctx, msg: ctx.tell(ctx.openid, "期待再见！"))
     app.extensions["dispatcher"] = Dispatcher([farewell, *ROUTERS], strict=True)
     assert wx.unfollow() is None and wx.last.body == b"success"
     rows = db.scalars(select(OutboundMessage)).all()

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from bot import points
+from bot.clock import CST
 from bot.points.engine import fire
 from bot.points.pending import mature_due
-from bot.points.policy import CST, load
+from bot.points.policy import load
 from bot.points.purchases import record_purchase
 from bot.points.rules_file import parse
 from models import Award, LedgerEntry, Member

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 import workers.cs
 import workers.points
 from bot import points
+from bot.clock import CST, add_months
 from bot.points.engine import adjust, fire, spend
-from bot.points.policy import CST, add_months, load
+from bot.points.policy import load
 from bot.points.purchases import record_purchase, refund_purchase
 from bot.points.rules_file import parse
 from bot.sandbox.phone import sandbox_openid

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from bot import points
+from bot.clock import CST
 from bot.points.engine import NotEnoughPoints, adjust, expire_due, fire, reverse, spend
 from bot.points.levels import RECALCULATION, settle_level
-from bot.points.policy import CST, load
+from bot.points.policy import load
 from bot.points.rules_file import parse
 from models import Award, LedgerEntry, LevelChange, Member, PointsLot
 from models.points import ADJUST, EXPIRE, LIMITED, OUTRANKED, PAID, POINTS, REVERSE, SUPERSEDED

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 import workers.points
 from bot import points
+from bot.clock import CST
 from bot.points.engine import NotEnoughPoints, spend
-from bot.points.policy import CST, load
+from bot.points.policy import load
 from bot.points.rules_file import parse
 from models import Fan, Integration, LedgerEntry, Member, PendingCredit
 from models.points import CANCELLED, MATURED, WAITING

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 import workers.points
 from bot import points
-from bot.points.policy import CST, load
+from bot.clock import CST
+from bot.points.policy import load
 from bot.points.purchases import PurchaseError, record_purchase, refund_purchase
 from bot.points.rules_file import parse
 from models import LedgerEntry, Member, PendingCredit, Refund

@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 from sqlalchemy import func, select
 
 from bot import points
+from bot.clock import CST, add_months, period_bounds
 from bot.points.engine import NotEnoughPoints, adjust, expire_due, fire, spend
 from bot.points.pending import mature_due
-from bot.points.policy import CST, Policy, add_months, load, period_bounds
+from bot.points.policy import Policy, load
 from bot.points.purchases import PurchaseError, record_purchase, refund_purchase
 from bot.points.rules_file import parse
 from models import Award, LedgerEntry, Member, PendingCredit, PointsLot, Purchase, Refund

@@ -14,7 +14,8 @@ from test_cs_chat_support import org  # noqa: F401  (org: fixture)
 
 import workers.points
 from bot import points
-from bot.points.policy import CST, load
+from bot.clock import CST
+from bot.points.policy import load
 from bot.points.rules_file import parse
 from bot.points.stages import cutoff, in_stage, members_in
 from models import Event, Fan, Member, MemberStage, Purchase

@@ -12,12 +12,13 @@ from datetime import timedelta
 
 from sqlalchemy import extract, select
 
+from bot.clock import CST
 from bot.points import pending, stages
 from bot.points.engine import expire_due, fire
 from bot.points.ledger import Book
 from bot.points.levels import RECALCULATION, settle_level
 from bot.points.notify import tell_members
-from bot.points.policy import CST, Policy
+from bot.points.policy import Policy
 from models import Member, PendingCredit, PointsLot
 from models.points import WAITING
 from workers.runtime import job_scope

@@ -5,6 +5,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from bot import keys
+from bot.clock import CST
 from bot.qr import poster, staff_code
 from bot.qr.codes import QrUnavailable
 from bot.telling import Media
@@ -19,7 +20,6 @@ log = logging.getLogger(__name__)
 # Temporary media live 3 days (WECHAT-PLATFORM.md §3.4, New_temporary_materials). An upload is
 # reused for less than 2.5 days, so a reused image still has half a day to reach the person.
 MEDIA_REUSE = timedelta(days=2, hours=12)
-BEIJING = timezone(timedelta(hours=8))       # dates people read are China dates
 FAILED = "抱歉，海报没有生成成功：{reason}。"
 # What a WeChat refusal means for the staff member, in plain words (§4.15).
 REASONS = {
@@ -88,7 +88,7 @@ def _send(job, account: Account, staff: Staff, openid: str, code: QrCode) -> Non
         media_id = send_png(job, account, openid, png, f"poster-{code.scene}.png", caption)
         record = {"media_id": media_id, "uploaded_at": job.now.timestamp(), "fingerprint": fingerprint}
         job.redis.set(cache_key, json.dumps(record), ex=keys.POSTER_MEDIA_TTL)
-    until = code.expires_at.astimezone(BEIJING)
+    until = code.expires_at.astimezone(CST)   # dates people read are China dates
     job.tell((account.id, openid), f"这是您的专属海报：顾客长按识别二维码关注后，会记在您和{store.name}名下。"
                                    f"二维码有效期至 {until:%Y-%m-%d}，临近到期时再发送“海报”即可换新。")
     log.info("poster queued account=%s staff_id=%s code_id=%s reused_upload=%s", account.slug, staff.id,

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.points.policy import CST
+from bot.clock import CST
 from models import Fan, Staff, Store
 from models.cs import ASSIGNED, WAITING, AgentState, Assignment, Conversation
 from models.org import AGENT

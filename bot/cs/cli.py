@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import exists, or_, select
 
+from bot.clock import CST
 from bot.commands.common import account_or_fail
 from bot.cs.agents import agent_fan
 from bot.cs.assign import open_counts
@@ -19,7 +20,6 @@ from bot.cs.labels import label
 from bot.cs.lifecycle import close_conversation
 from bot.jobs import committed
 from bot.phones import mask_phone, normalize
-from bot.points.policy import CST
 from bot.telling import Teller
 from models import Staff, Store
 from models.cs import CLOSED, KF, RELAY, AgentState, Assignment, Conversation, CsMessage

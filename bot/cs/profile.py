@@ -7,8 +7,9 @@ with what we do know (tags, store).
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.clock import CST
 from bot.phones import mask_phone
-from bot.points.policy import CST, current_policy
+from bot.points.policy import current_policy
 from bot.points.stages import describe
 from models import Fan, FanTag, Member, Purchase, Store
 

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
+from bot.clock import CST
 from bot.points.engine import NotEnoughPoints, adjust, spend
 from bot.points.ledger import Book
-from bot.points.policy import CST
 from models import MallOrder, Member, Product, Store, VirtualCode
 from models.mall import CANCELLED, PLACED, SHIPPED, VIRTUAL
 

@@ -15,9 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import points
+from bot.clock import CST
 from bot.phones import mask_phone, normalize
 from bot.points.engine import adjust
-from bot.points.policy import CST, current_policy
+from bot.points.policy import current_policy
 from models import Member
 from models.points import ADJUST, GROWTH
 from bot.org.sheets import (BATCH, DAY, LEGACY_LEVEL_REASON, LEGACY_POINTS_REASON, MAX_POINTS,

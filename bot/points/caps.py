@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select
 
-from bot.points.policy import Rule, period_bounds
+from bot.clock import period_bounds
+from bot.points.policy import Rule
 from models import Award
 from models.points import GROWTH, POINTS
 

@@ -14,11 +14,12 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select
 
+from bot.clock import CST, period_bounds
 from bot.points import pending
 from bot.points.caps import within_caps
 from bot.points.ledger import Book
 from bot.points.levels import REVERSAL, RISE, settle_level
-from bot.points.policy import CST, Rule, period_bounds, rules_for
+from bot.points.policy import Rule, rules_for
 from models import Award, LedgerEntry, Member, PointsLot
 from models.points import (ADJUST, EARN, EXPIRE, GROWTH, LIMITED, OUTRANKED, PAID, POINTS, REFUNDED,
                            REVERSE, SPEND, SUPERSEDED)

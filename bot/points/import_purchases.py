@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot import points
+from bot.clock import CST
 from bot.phones import mask_phone
-from bot.points.policy import CST
 from bot.points.purchases import (PurchaseError, find_member, parse_amount, parse_date, parse_time,
                                   record_purchase)
 from models import Purchase

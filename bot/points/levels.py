@@ -7,8 +7,8 @@ qualifying growth gives, down as well as up.
 """
 from sqlalchemy import and_, func, select
 
+from bot.clock import add_months
 from bot.points.ledger import Book
-from bot.points.policy import add_months
 from models import Award, LedgerEntry, LevelChange, Member, PendingCredit
 from models.points import GROWTH, MATURED
 

@@ -11,9 +11,10 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import select
 
+from bot.clock import CST
 from bot.points.caps import NOTE
 from bot.points.levels import RISE, settle_level
-from bot.points.policy import CST, Rule
+from bot.points.policy import Rule
 from models import Award, PendingCredit, PointsRule
 from models.points import CANCELLED, EARN, GROWTH, MATURED, POINTS, WAITING
 

@@ -7,16 +7,15 @@ award reads the rules in force from the database (DESIGN.md: no in-process cache
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.clock import CST, add_months, day_start
 from models import PointsPolicy, PointsRule
 
-# Days, weeks, months and birthdays are China Standard Time: UTC+8 all year (no daylight time).
-CST = timezone(timedelta(hours=8), "CST")
 DEFAULT_SPEC = {"levels": {"tiers": [{"code": "member", "name": "会员", "growth": 0}],
                            "downgrade_window_months": None},
                 "caps": {"day": None, "month": None},
@@ -25,37 +24,6 @@ DEFAULT_SPEC = {"levels": {"tiers": [{"code": "member", "name": "会员", "growt
 TRIGGER_TITLES = {"follow": "关注公众号", "bind": "绑定手机成为会员", "referral_referrer": "推荐新会员",
                   "referral_referee": "受邀注册", "purchase": "消费", "birthday": "生日礼",
                   "survey_complete": "完成问卷", "sign_in": "签到", "custom": "活动奖励"}
-
-
-def period_bounds(period: str, at: datetime) -> tuple[datetime, datetime] | None:
-    """[start, end) in UTC of the CST day/week/month/year holding `at`; None for "ever"."""
-    local = at.astimezone(CST).date()
-    if period == "day":
-        start, end = local, local + timedelta(days=1)
-    elif period == "week":                         # Monday to Sunday
-        start = local - timedelta(days=local.weekday())
-        end = start + timedelta(days=7)
-    elif period == "month":
-        start = local.replace(day=1)
-        end = (start + timedelta(days=32)).replace(day=1)
-    elif period == "year":
-        start, end = local.replace(month=1, day=1), local.replace(year=local.year + 1, month=1, day=1)
-    else:
-        return None
-    return _utc(start), _utc(end)
-
-
-def _utc(day: date) -> datetime:
-    return datetime.combine(day, time(), CST).astimezone(timezone.utc)
-
-
-def add_months(at: datetime, months: int) -> datetime:
-    local = at.astimezone(CST)
-    month0 = local.month - 1 + months
-    year, month = local.year + month0 // 12, month0 % 12 + 1
-    day = min(local.day, [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
-                          31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1])
-    return local.replace(year=year, month=month, day=day).astimezone(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -90,7 +58,7 @@ class Policy:
             return add_months(earned_at, exp["months"])
         if exp["policy"] == "end_of_year":
             year = earned_at.astimezone(CST).year + exp["years"]
-            return _utc(date(year + 1, 1, 1))
+            return day_start(date(year + 1, 1, 1))
         return None
 
     @staticmethod

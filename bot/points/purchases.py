@@ -6,10 +6,10 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 
+from bot.clock import CST
 from bot.phones import normalize
 from bot.points.engine import fire, reverse
 from bot.points.ledger import Book
-from bot.points.policy import CST
 from models import Award, Fan, Member, PendingCredit, Purchase, Refund
 from models.points import PAID, POINTS, REFUNDED, WAITING
 

@@ -17,7 +17,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
-from bot.points.policy import CST, Policy
+from bot.clock import CST
+from bot.points.policy import Policy
 from models import Event, Fan, Member, MemberStage, Purchase
 
 

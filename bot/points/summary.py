@@ -4,9 +4,10 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.clock import CST
 from bot.points import pending
 from bot.points.ledger import Book
-from bot.points.policy import CST, Policy
+from bot.points.policy import Policy
 from models import LedgerEntry, Member, PointsLot
 from models.points import POINTS
 

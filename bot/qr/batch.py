@@ -17,9 +17,8 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.clock import Clock
+from bot.clock import CST, Clock
 from bot.phones import mask_phone, normalize
-from bot.points.policy import CST
 from bot.protocol import TEXT_LIMIT_BYTES, clean_text
 from bot.qr import codes
 from bot.wechat import WeChatError

@@ -7,11 +7,10 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.clock import CST
 from bot.commands.common import account_or_fail
 from bot.phones import mask_phone, normalize
-from bot.points.policy import CST
-from bot.qr import batch as batches
-from bot.qr import codes, render, scene
+from bot.qr import batch as batches, codes, render, scene
 from bot.wechat import WeChatError, make_client
 from models import Account, QrCode, Staff, Store
 

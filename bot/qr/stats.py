@@ -9,7 +9,7 @@ Everything is one SQL aggregation over qr_event (who is credited with what: bot/
 - net follows: new follows + re-follows − unfollows
 - members: fans of the code who became members (once per fan)
 A staff member's or store's figures are those of their codes (QrCode.staff_id / store_id).
-Periods are China dates, both ends included (Asia/Shanghai, as bot/points/policy.py's CST).
+Periods are China dates, both ends included (Asia/Shanghai, bot/clock.py's CST).
 """
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -17,8 +17,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
+from bot.clock import CST
 from bot.phones import mask_phone
-from bot.points.policy import CST
 from models import QrCode, QrEvent, Staff, Store
 from models.qr import CONVERTED, FOLLOW, REFOLLOW, UNFOLLOW
 

@@ -1,15 +1,12 @@
 """What every part of the sandbox shares: Redis, the clock, JSON helpers, ids and limits."""
 import json
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from bot import keys
-from bot.clock import Clock
+from bot.clock import CST, Clock
 from bot.sandbox.errors import ApiError
-
-# WeChat resets daily quotas at midnight Beijing time (API_Call_Limits.html).
-BEIJING = timezone(timedelta(hours=8))
 
 # The platform's numbers (WECHAT-PLATFORM.md §4); tests and demos may lower them with
 # SandboxWeChat.set_limit() so a quota can be reached in a few calls. "daily:<path>" entries are
@@ -69,7 +66,8 @@ class Backend:
 
     def day(self) -> str:
         """Today's date in Beijing time, the day WeChat's daily quotas count by."""
-        return datetime.fromtimestamp(self.now(), BEIJING).strftime("%Y%m%d")
+        # WeChat resets daily quotas at midnight Beijing time (API_Call_Limits.html).
+        return datetime.fromtimestamp(self.now(), CST).strftime("%Y%m%d")
 
     def take_quota(self, appid: str, name: str, limit: int) -> None:
         """Count one call against a daily quota; 45009 once the quota is used up."""
