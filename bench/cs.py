@@ -35,8 +35,9 @@ from sqlalchemy import select
 from bench.points_data import fresh_schema
 from bench.points_report import cpu_probe, percentiles
 from bench.servers import ACCOUNT, OUT, ROOT, BenchError
-from bot import create_app, keys
+from bot import create_app
 from bot.jobs import committed
+from bot.sandbox import keys
 from bot.sandbox.phone import Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
 from bot.telling import Teller

@@ -19,13 +19,13 @@
 import re
 import unicodedata
 
-from bot.dispatch import END, PASS, STAY, Router, Turn, text_of
-from bot.membership import bind, holder, refer
+from bot.binding.membership import bind, holder, refer
+from bot.binding.roles import STAFF_COMMANDS
+from bot.binding.verify import Codes
+from bot.dispatch import END, PASS, Router, STAY, Turn, text_of
 from bot.phones import mask_phone, normalize
 from bot.points.ledger import Book
 from bot.points.notify import tell_members
-from bot.roles import STAFF_COMMANDS
-from bot.verify import Codes
 from menus.definition import MenuKey
 from models import Member
 

@@ -22,6 +22,7 @@ one more (agents.agent_for); a text "1"-"5" one more (the rating).
 import re
 import unicodedata
 
+from bot.binding.roles import MEMBER_COMMANDS, STAFF_COMMANDS
 from bot.cs import relay
 from bot.cs.agents import agent_for, open_conversations, set_shift
 from bot.cs.canned import canned, menu_text, preview
@@ -30,7 +31,6 @@ from bot.cs.lifecycle import assign_waiting, close_conversation, open_conversati
 from bot.cs.profile import profile
 from bot.dispatch import PASS, Router, Turn, text_of
 from bot.protocol import kind
-from bot.roles import MEMBER_COMMANDS, STAFF_COMMANDS
 from menus.definition import MenuKey
 from models import AgentState, Fan, Staff, Store
 from models.cs import KF, WAITING

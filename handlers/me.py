@@ -1,8 +1,8 @@
 """"我的" (who I am to the bot), "帮助" by role, and "解绑" (release the bound phone)."""
+from bot.binding.roles import FAN_ROLE, MEMBER_COMMANDS, STAFF_COMMANDS, active_staff, set_role
 from bot.dispatch import END, Router, Turn, text_of
 from bot.phones import mask_phone
 from bot.points.policy import current_policy
-from bot.roles import FAN_ROLE, MEMBER_COMMANDS, STAFF_COMMANDS, active_staff, set_role
 from handlers.wording import has_menu
 from menus.definition import MenuKey
 from models import Member, Store

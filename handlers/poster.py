@@ -11,10 +11,10 @@ MsgId, or by sender + time + event + key for a click (bot/protocol.py fingerprin
 from sqlalchemy import select
 
 from bot import keys
+from bot.binding.roles import active_staff
 from bot.claims import claim
 from bot.dispatch import Router
 from bot.qr.codes import QrUnavailable, check_account
-from bot.roles import active_staff
 from menus.definition import MenuKey
 from models import Account
 from models.account import SERVICE

@@ -10,11 +10,11 @@
 WeChat's re-deliveries of one push never reach this handler twice (the webhook dedupes them, §2).
 """
 from bot import keys
-from bot.claims import claim
+from bot.binding.roles import active_staff
 from bot.capabilities import Cap
+from bot.claims import claim
 from bot.dispatch import Router
 from bot.qr import chart, stats
-from bot.roles import active_staff
 from menus.definition import MenuKey
 from models import Store
 from models.org import MANAGER

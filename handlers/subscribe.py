@@ -13,11 +13,11 @@ Who is credited with what: bot/qr/attribution.py. Every scene is read by bot/qr/
 """
 from bot.capabilities import Cap
 from bot.dispatch import END, Router, Turn
-from bot.fan_tags import give
 from bot.points.engine import fire
 from bot.points.ledger import Book
 from bot.points.notify import tell_members
 from bot.qr import attribution
+from bot.tags.fan_tags import give
 from handlers.wording import has_menu
 from models.qr import REFOLLOW
 

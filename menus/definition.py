@@ -1,5 +1,5 @@
 """The custom menus as data: one for fans, and conditional ones for members and staff, matched
-by the menu-role tag (bot/roles.py; WECHAT-PLATFORM.md §4.5, §4.6). Handlers import MenuKey,
+by the menu-role tag (bot/binding/roles.py; WECHAT-PLATFORM.md §4.5, §4.6). Handlers import MenuKey,
 never literal strings (STYLE.md 7.9). An account may have menus of its own in ACCOUNT_MENUS;
 the others get DEFAULT. `flask --app wsgi menus push|diff --account SLUG` (menus/push.py).
 """

@@ -8,9 +8,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot import membership, points
+from bot.binding.sms import sent_texts
 from bot.points.policy import load
 from bot.points.rules_file import parse
-from bot.sms import sent_texts
 from models import Company, Fan, LedgerEntry, Member, Staff, Store
 
 RULES = (Path(__file__).parent.parent / "bot/points/rules.example.yaml").read_text(encoding="utf-8")

@@ -17,7 +17,7 @@ import re
 import pytest
 from sqlalchemy import event
 
-import bot.sms
+import bot.binding.sms
 from bot.sandbox.tokens import Tokens
 from models import Account, Integration
 
@@ -80,12 +80,12 @@ def pytest_configure(config):
         LEAKS.learn(token, "an access token")
         return token, expires_at
     Tokens._issue = issued
-    text_for = bot.sms.text_for
+    text_for = bot.binding.sms.text_for
 
     def sms_text(code: str) -> str:
         LEAKS.codes.add(code)
         return text_for(code)
-    bot.sms.text_for = sms_text
+    bot.binding.sms.text_for = sms_text
     root = logging.getLogger()
     root.addHandler(LEAKS)
     root.setLevel(logging.DEBUG)

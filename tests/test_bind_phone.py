@@ -11,7 +11,7 @@ import requests
 from concurrency_support import at_once
 from sqlalchemy import select
 
-from bot.sms import SmsFailed, text_for
+from bot.binding.sms import SmsFailed, text_for
 from handlers.common import FALLBACK
 from menus.definition import MenuKey
 from models import Award, Fan, Member
@@ -320,7 +320,7 @@ def provider(app, monkeypatch):
         if isinstance(posts.answer, Exception):
             raise posts.answer
         return SimpleNamespace(status_code=posts.answer)
-    monkeypatch.setattr("bot.sms.requests.post", post)
+    monkeypatch.setattr("bot.binding.sms.requests.post", post)
     return posts
 
 

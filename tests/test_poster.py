@@ -166,7 +166,7 @@ def test_fans_and_members_are_told_posters_are_for_staff(app, phone, db, jobs, w
 
 
 def test_deactivated_staff_get_no_poster(wang, db, jobs):
-    """Deactivation takes effect at once (bot/roles.py active_staff)."""
+    """Deactivation takes effect at once (bot/binding/roles.py active_staff)."""
     db.rollback()
     db.scalar(select(Staff).where(Staff.phone == WANG)).active = False
     db.commit()

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from bot import points
+from bot.binding.roles import MEMBER_COMMANDS, STAFF_COMMANDS
 from bot.points.engine import adjust, fire
-from bot.roles import MEMBER_COMMANDS, STAFF_COMMANDS
 from handlers.common import FALLBACK
 from handlers.cs import AGENT_HELP
 from handlers.me import BASE_HELP, FAN_HELP, NOT_A_MEMBER

@@ -1,14 +1,14 @@
 """Tags (issue #5, Build 5): our tags mirrored to WeChat, the 20-per-fan and 100-per-account
-limits as bot/fan_tags.py documents them, one menu-role tag applied last, 50 openids per batch
+limits as bot/tags/fan_tags.py documents them, one menu-role tag applied last, 50 openids per batch
 call, retries, and `tags reconcile` repairing what was changed in WeChat's backend."""
 import logging
 
 import requests
 from sqlalchemy import select
 
-from bot.fan_tags import ACCOUNT_LIMIT, FAN_LIMIT, give
+from bot.binding.roles import set_role
 from bot.jobs import committed
-from bot.roles import set_role
+from bot.tags.fan_tags import ACCOUNT_LIMIT, FAN_LIMIT, give
 from models import Fan, FanTag, WechatTag
 from models.tag import FAN_ROLE, MEMBER_ROLE, STAFF_ROLE
 from tests.outbound_support import run_due_retries

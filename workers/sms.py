@@ -1,8 +1,8 @@
-"""Sending verification codes (bot/sms.py has the backends)."""
+"""Sending verification codes (bot/binding/sms.py has the backends)."""
 import logging
 
 from bot import keys
-from bot.sms import send
+from bot.binding.sms import send
 from workers.runtime import app
 
 log = logging.getLogger(__name__)

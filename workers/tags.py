@@ -1,6 +1,6 @@
 """Making WeChat's tags agree with ours: one fan (`sync_fan_tags`) or a whole account (`reconcile`).
 
-The policy (20 per fan, 100 per account, role tag last, retries) is in bot/fan_tags.py, which
+The policy (20 per fan, 100 per account, role tag last, retries) is in bot/tags/fan_tags.py, which
 also decides each fan's plan; here are the calls that carry it out (WECHAT-PLATFORM.md §4.4, §4.6).
 `reconcile` reads every following fan's tags with getidlist (one call per fan: it gives the order
 the tags were applied in, which "role tag last" needs) and writes in batches of 50.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from bot.capabilities import Cap, for_account
-from bot.fan_tags import ACCOUNT_LIMIT, BATCH, NAME_REJECTED, FanPlan, HeldBack, local_tags, mark, plan_fan
+from bot.tags.fan_tags import ACCOUNT_LIMIT, BATCH, FanPlan, HeldBack, NAME_REJECTED, local_tags, mark, plan_fan
 from bot.wechat import WeChatError
 from models import Account, Fan, WechatTag
 from models.tag import ROLE_TAGS

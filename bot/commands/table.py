@@ -3,6 +3,7 @@ per group here or in its feature package. This module and bot/routes.py are the 
 that import feature packages (menus/, handlers/, workers/, h5/); tests/test_import_rules.py holds it."""
 from flask import Flask
 
+from bot.binding.unbind import members_unbind
 from bot.commands.accounts import accounts_cli
 from bot.commands.common import mirror_all_to_sandbox  # noqa: F401  (create_app mirrors accounts at start)
 from bot.commands.db import db_cli
@@ -18,8 +19,7 @@ from bot.qr.move import fans_cli
 from bot.qr.stats_cli import qr_stats
 from bot.sandbox.chat import sandbox_cli
 from bot.serve import serve
-from bot.tags_cli import tags_cli
-from bot.unbind import members_unbind
+from bot.tags.cli import tags_cli
 from menus.push import menus_cli
 
 

@@ -11,8 +11,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.binding.roles import role_for, set_role
 from bot.phones import mask_phone, normalize
-from bot.roles import role_for, set_role
 from models import Company, Fan, Member, Staff, Store
 from models.org import AGENT, ROLES
 from bot.jobs import committed

@@ -1,7 +1,7 @@
 """The sandbox's own registry of WeChat accounts and what each kind of account may call."""
 from dataclasses import dataclass
 
-from bot import keys
+from bot.sandbox import keys
 from bot.sandbox.base import Backend
 from bot.sandbox.errors import ApiError
 

@@ -4,7 +4,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.clock import CST, Clock
 from bot.sandbox.errors import ApiError
 

@@ -7,7 +7,7 @@ implicit follow opens no window of its own.
 """
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.sandbox.accounts import Accounts
 from bot.sandbox.base import Backend, require_dict
 from bot.sandbox.errors import ApiError

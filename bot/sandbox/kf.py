@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.sandbox.base import Backend, require_dict
 from bot.sandbox.errors import ApiError
 from bot.sandbox.fans import Fans

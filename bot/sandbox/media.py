@@ -6,7 +6,7 @@ a file name answers 40005, as it does there. Media lives 3 days, its bytes with 
 """
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.sandbox.base import Backend, opaque
 from bot.sandbox.errors import ApiError
 

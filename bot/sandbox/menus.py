@@ -7,7 +7,7 @@ A matchrule naming a tag the account does not have answers 45159 (invalid tag id
 import json
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.sandbox.base import Backend, as_int, require_dict
 from bot.sandbox.errors import ApiError
 from bot.sandbox.fans import Fans

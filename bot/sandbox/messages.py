@@ -6,7 +6,7 @@ accepted it. Format is checked before the window, so a malformed send spends no 
 import json
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.sandbox.base import Backend, require_dict, utf8_len
 from bot.sandbox.errors import ApiError
 from bot.sandbox.fans import Fans

@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.sandbox.accounts import Accounts
 from bot.sandbox.base import Backend, opaque
 from bot.sandbox.errors import ApiError

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.binding.sms import sent_texts
 from bot.phones import mask_phone
 from bot.sandbox.state import SandboxWeChat
-from bot.sms import sent_texts
 
 CODE = re.compile(r"\d{6}")
 MEDIA_TYPES = ("image", "voice", "video")

@@ -8,7 +8,7 @@ import base64
 import secrets
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.sandbox.base import Backend, as_int, opaque, require_dict
 from bot.sandbox.errors import ApiError
 

@@ -2,7 +2,7 @@
 import json
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.sandbox.base import Backend
 
 # A long `make run` must not grow the record without bound; tests never come near this.

@@ -6,7 +6,7 @@ kf, oauth, recorder); this class wires them and offers the controls tests and de
 """
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.clock import Clock
 from bot.sandbox.accounts import Account, Accounts
 from bot.sandbox.base import DEFAULT_LIMITS, Backend

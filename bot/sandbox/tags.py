@@ -8,7 +8,7 @@ to move a tag last: untag first).
 """
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.sandbox.base import Backend, as_int, require_dict, utf8_len
 from bot.sandbox.errors import ApiError
 from bot.sandbox.fans import PAGE_MAX, Fans

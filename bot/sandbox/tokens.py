@@ -7,7 +7,7 @@ valid for 5 more minutes (Get_access_token.html: "5分钟内新老 access_token 
 """
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.sandbox.accounts import Accounts
 from bot.sandbox.base import Backend, opaque
 from bot.sandbox.errors import ApiError

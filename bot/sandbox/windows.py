@@ -8,7 +8,7 @@ budget. No open window: 45015; open window(s) with nothing left: 45047.
 """
 from typing import Any
 
-from bot import keys
+from bot.sandbox import keys
 from bot.sandbox.base import Backend
 from bot.sandbox.errors import ApiError
 

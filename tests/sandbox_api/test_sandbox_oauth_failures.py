@@ -139,7 +139,7 @@ def test_reset_deletes_every_sandbox_key_and_nothing_else(app, api, wx):
 
 
 def test_every_sandbox_key_has_a_ttl_or_is_world_state(app, api, wx):
-    """Keys without a TTL are only the documented world state (bot/keys.py)."""
+    """Keys without a TTL are only the documented world state (bot/sandbox/keys.py)."""
     wx.user_event(SERVICE, "o1", "message")
     api.send_text("o1")
     api.upload(SERVICE, "image", b"img", "a.png")

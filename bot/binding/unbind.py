@@ -6,9 +6,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from bot.binding.roles import FAN_ROLE, set_role
 from bot.jobs import committed
 from bot.phones import mask_phone, normalize
-from bot.roles import FAN_ROLE, set_role
 from models import Account, Fan, Member
 
 

@@ -13,7 +13,7 @@ import time
 import requests
 from flask import Flask
 
-from bot import keys
+from bot.sandbox import keys
 from bot.phones import mask_phone
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.binding.roles import MEMBER_ROLE, STAFF_ROLE, set_role
 from bot.phones import mask_phone
 from bot.points.engine import fire
 from bot.points.ledger import Book
 from bot.qr import attribution
-from bot.roles import MEMBER_ROLE, STAFF_ROLE, set_role
 from models import Award, Fan, Member, Referral, Staff
 
 

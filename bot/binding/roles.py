@@ -23,7 +23,7 @@ STAFF_COMMANDS = ["回复“我的”查看员工信息", "回复“海报”获
 
 def set_role(fan: Fan, role: str, enqueue) -> None:
     """Give the fan a menu role; the tag sync job follows the commit (safe to ask twice). It
-    mirrors all the fan's tags and applies the role tag last (bot/fan_tags.py has the policy)."""
+    mirrors all the fan's tags and applies the role tag last (bot/tags/fan_tags.py has the policy)."""
     if fan.role_tag == role:
         return
     fan.role_tag = role

@@ -8,7 +8,7 @@ Policy (README "Tags"; WECHAT-PLATFORM.md §4.4 tags, §4.6 conditional menus):
 - Our FanTag rows are the truth. A tag is created on WeChat the first time a fan should carry it.
 - Exactly one menu-role tag (粉丝/会员/员工, Fan.role_tag) per following fan, applied LAST: a
   conditional menu matches the last-applied tag (§4.6). Other role tags are taken off. Role tags
-  come from Fan.role_tag only (bot/roles.py), never from FanTag rows.
+  come from Fan.role_tag only (bot/binding/roles.py), never from FanTag rows.
 - 20 tags per fan (§4.4, 45059): the role tag always has a slot; tags on the fan that are not
   ours (an operator's, WeChat's 星标组) count too; WeChat carries the fan's earliest other tags
   that fit (19 when nothing else is there). Later ones stay local: on_wechat False, held_back
@@ -39,7 +39,7 @@ FAN_LIMIT, ACCOUNT_LIMIT, NAME_REJECTED = "fan tag limit", "account tag limit", 
 def give(db: Session, fan: Fan, names: list[str], source: str, enqueue) -> list[str]:
     """Tag the fan with `names` (those it lacks); the names added. The mirror job follows the
     commit, and it re-applies the menu-role tag last (WECHAT-PLATFORM.md §4.6). Role tag names
-    are not given here: the fan's role (bot/roles.py) decides its role tag."""
+    are not given here: the fan's role (bot/binding/roles.py) decides its role tag."""
     have = set(db.scalars(select(FanTag.name).where(FanTag.fan_id == fan.id)))
     added = [n for n in dict.fromkeys(names) if n and n not in have and n not in ROLE_TAGS]
     for name in added:

@@ -1,6 +1,6 @@
 """`flask --app wsgi tags list|reconcile --account SLUG`: our fan tags against WeChat's.
 
-The policy (20 per fan, 100 per account, one role tag applied last) is in bot/fan_tags.py;
+The policy (20 per fan, 100 per account, one role tag applied last) is in bot/tags/fan_tags.py;
 the repair itself is workers/tags.py's, run here in the foreground so the operator reads the
 report (the same plan the per-fan job follows, in batches of 50: WECHAT-PLATFORM.md §4.4).
 """
@@ -9,8 +9,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from bot.commands.common import account_or_fail
 from bot.capabilities import Cap, for_account
+from bot.commands.common import account_or_fail
 from bot.wechat import WeChatError, make_client
 from models import Account, Fan, FanTag, WechatTag
 from models.tag import ROLE_TAGS
