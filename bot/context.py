@@ -1,5 +1,5 @@
 """Ctx: everything a handler may use, built per push by the webhook (STYLE.md 7.4)."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -30,6 +30,9 @@ class Ctx:
     config: Mapping[str, Any]
     outbox: Any = None           # bot.outbound.Outbox, bound to this push
     msg: Any = None              # the wechatpy message being answered
+    # What a router's filter learnt about the sender (is this an agent?), so the routers that
+    # ask it again in this push cost no second query.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def openid(self) -> str:

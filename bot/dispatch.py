@@ -8,6 +8,8 @@ Other events (follow, scan, unfollow, reported location) are no answer to a step
 as usual and leave the conversation to their handler.
 An optional step that returns PASS yields: the conversation ends and the push routes as if no
 step had been open (a command typed at "有推荐人吗？" is answered as that command).
+A router may be for some people only (`Router(name, when=...)`, e.g. agents): its filter is
+asked only when one of its routes matches the push, so other pushes cost it nothing.
 """
 import logging
 from dataclasses import dataclass
@@ -50,10 +52,12 @@ def text_of(msg) -> str:
 
 
 class Router:
-    """One feature's routes, tried in declaration order; the first match answers."""
+    """One feature's routes, tried in declaration order; the first match answers. `when(ctx)`:
+    the router is for this push's sender at all (asked once a route matches)."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, when: Callable[[Any], bool] | None = None):
         self.name = name
+        self.when = when
         self.routes: list[tuple[Callable[[Any], bool], Handler]] = []
         self.steps: dict[str, Handler] = {}
         self.click_keys: set[str] = set()      # menu keys routed here (menus/ checks them)
@@ -117,7 +121,10 @@ class Dispatcher:
                     return self._apply(ctx, result, before)
                 self._end(conv)
         for router in self.routers:
-            for handler in router.matches(msg):
+            handlers = router.matches(msg)
+            if handlers and router.when is not None and not router.when(ctx):
+                continue
+            for handler in handlers:
                 result = handler(ctx, msg)
                 if result is not PASS:
                     return self._apply(ctx, result, before)

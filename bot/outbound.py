@@ -22,15 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import keys
-from bot.protocol import TEXT_LIMIT_BYTES, split_text
+from bot.protocol import PERSON_MESSAGES, TEXT_LIMIT_BYTES, split_text
 from models import Account, Fan, Member, OutboundMessage
 from models.outbound import PENDING, SENT, TEXT, UNREACHABLE
 
 log = logging.getLogger(__name__)
 
 # §4.7: what opens which window. Only click-type menu events count (not view).
-MESSAGE_KINDS = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link",
-                           "unknown:file", "miniprogrampage"})
+MESSAGE_KINDS = PERSON_MESSAGES | {"unknown:file", "miniprogrampage"}
 EVENT_KINDS = frozenset({"click", "scancode_push", "scancode_waitmsg", "subscribe",
                          "subscribe_scan", "scan"})
 # Replies to these are not shown to anyone (§2, §7.10); what waits for the person stays pending.
@@ -86,29 +85,52 @@ class CsWindow:
 
 
 class Outbox:
-    """Bound to one push: whatever it owes anyone, its sender included, is stored pending; the
-    sender's texts then leave in the passive reply (compose_passive), in one order with what
-    waited for them, media included."""
+    """Bound to one push. A text for its sender joins the passive reply, unless something
+    already waits for them as a pending row (a media message, a text from before): then it
+    queues behind it, so nothing overtakes what was said first. Everything else is pending."""
 
     def __init__(self, db: Session, account: Account, enqueue, now: datetime, recipient: str | None):
         self.db, self.account, self.enqueue, self.now = db, account, enqueue, now
         self.recipient = recipient
+        self.passive: list[str] = []
+        self._sender_waits: bool | None = None     # a pending row for the sender? (asked once)
+
+    def send(self, openid: str, text: str) -> None:
+        if openid == self.recipient and not self.sender_waits():
+            self.passive.append(text)
+        else:
+            self.queue(openid, [text])
+
+    def send_media(self, openid: str, msg_type: str, media_id: str, caption: str) -> None:
+        """An image or voice for anyone, the sender included: pending, out by the next channel."""
+        queue_media(self.db, self.enqueue, self.account.id, openid, msg_type, media_id, caption, self.now)
+        if openid == self.recipient:
+            self._sender_waits = True
 
     def queue(self, openid: str, texts: list[str]) -> None:
         """Store texts (each piece within the length limit) as pending for `openid`; a job delivers them."""
         queue_texts(self.db, self.enqueue, self.account.id, openid, texts, self.now)
+        if openid == self.recipient:
+            self._sender_waits = True
+
+    def sender_waits(self) -> bool:
+        if self._sender_waits is None:
+            self._sender_waits = self.db.scalar(select(OutboundMessage.id).where(
+                OutboundMessage.account_id == self.account.id, OutboundMessage.openid == self.recipient,
+                OutboundMessage.status == PENDING).limit(1)) is not None
+        return self._sender_waits
 
 
 def settle_reply(db: Session, outbox: Outbox, push_kind: str, turn, in_time: bool) -> str | None:
     """The text of the passive reply to this push (None: no text). Nobody sees a reply to a
     SILENT_KINDS push, and a kf transfer is the reply itself (§3.4: one reply, no text): then
-    the handler's answer waits as a pending row like the rest and leaves as a customer-service
-    message. `in_time` False (past the passive budget): see compose_passive."""
-    if turn.transfer is not None:
-        if turn.reply:
-            outbox.queue(outbox.recipient, [turn.reply])
-        return None
-    if push_kind in SILENT_KINDS:
+    what the push meant for its sender waits as pending rows and leaves as customer-service
+    messages. Messages that waited count as delivered only in a reply WeChat can still take
+    (`in_time`, §2: 5 s); past the budget they stay pending for the next channel."""
+    if turn.transfer is not None or push_kind in SILENT_KINDS:
+        texts = outbox.passive + ([turn.reply] if turn.reply and turn.transfer is not None else [])
+        if texts:
+            outbox.queue(outbox.recipient, texts)
         return None
     return compose_passive(db, outbox, turn.reply, take_waiting=in_time)
 
@@ -201,19 +223,19 @@ def mark_sent(rows: list[OutboundMessage], channel: str, now: datetime) -> None:
 
 
 def compose_passive(db: Session, outbox: Outbox, reply: str | None, take_waiting: bool = True) -> str | None:
-    """The passive reply for the person who just wrote: what waited for them (oldest first, this
-    push's own messages for them last), then the handler's answer; what does not fit in one
+    """The passive reply for the person who just wrote: what waited for them (oldest first),
+    what this push produced for them, then the handler's answer; what does not fit in one
     text goes pending (and out by the next channel that opens). `take_waiting=False` (the
     reply may come too late for WeChat): what waited stays pending, and a delivery job is
     asked for it, since this push opened their window."""
     waiting = pending_for(db, outbox.account.id, outbox.recipient) if take_waiting else []
     if not take_waiting:
         enqueue_delivery(outbox.enqueue, outbox.account.id, outbox.recipient)
-    fresh = [reply] if reply else []
+    fresh = [t for t in [*outbox.passive, reply] if t]
     if not waiting and not fresh:
         return None
-    # The newest answer must not be pushed out by older messages: it gets its room first,
-    # older ones fill what is left before it.
+    # The newest answer must not be pushed out by older messages: it gets its room first (as
+    # many of this push's texts as fit in one message), older ones fill what is left before it.
     pieces = [p for t in fresh for p in split_text(t)]
     first = merge(pieces)[0] if pieces else []
     answer = SEPARATOR.join(pieces[i] for i in first)

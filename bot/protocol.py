@@ -144,6 +144,11 @@ def raw(msg) -> dict:
     return msg._data
 
 
+# What a person writes, by kind() (WECHAT-PLATFORM.md §3.2); unknown types (file, mini-program
+# cards) are "unknown:<MsgType>".
+PERSON_MESSAGES = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link"})
+
+
 def kind(msg) -> str:
     """Our name for the push: the message type, or the event name for events."""
     if isinstance(msg, UnknownMessage):

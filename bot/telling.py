@@ -59,8 +59,12 @@ def tell_in_push(ctx, person, what) -> None:
     where = reach(ctx.db, person, ctx.account.id)
     if where is None:
         unreachable(ctx.db, person, what, ctx.now)
-    else:
+    elif where[0] != ctx.account.id:
         queue(ctx.db, ctx.enqueue, ctx.now, *where, what)
+    elif isinstance(what, Media):
+        ctx.outbox.send_media(where[1], what.kind, what.media_id, what.caption)
+    else:
+        ctx.outbox.send(where[1], what)     # the sender's: the passive reply (bot/outbound.py)
 
 
 def tell_in_job(job, person, what) -> None:
@@ -72,8 +76,7 @@ def tell_in_job(job, person, what) -> None:
 
 
 def queue(db: Session, enqueue, now, account_id: int, openid: str, what) -> None:
-    """Pending for (account, openid): the sender's texts leave in the passive reply, the rest
-    by the next channel (bot/outbound.py)."""
+    """Pending for (account, openid), out by the next channel (bot/outbound.py)."""
     if isinstance(what, Media):
         queue_media(db, enqueue, account_id, openid, what.kind, what.media_id, what.caption, now)
     else:

@@ -1,12 +1,9 @@
 """What the bot says when nothing else answered: never silence for something a person did."""
 from bot.dispatch import Router
-from bot.protocol import kind
+from bot.protocol import PERSON_MESSAGES, kind
 from handlers.wording import has_menu
 
 router = Router("common")
-
-# Things a person sends; unknown types (file, mini-program cards) get an empty 200 (§3.2).
-USER_MESSAGES = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link"})
 
 FALLBACK = "没太明白您的意思。请点击下方菜单选择服务，或回复“帮助”。"
 FALLBACK_NO_MENU = "没太明白您的意思。回复“帮助”查看可以做什么。"
@@ -17,7 +14,8 @@ def unknown_menu(ctx, msg):
     return UNKNOWN_MENU
 
 
-@router.on(lambda msg: kind(msg) in USER_MESSAGES)
+@router.on(lambda msg: kind(msg) in PERSON_MESSAGES)
 def fallback(ctx, msg):
-    """Points at the menu when nothing understood the message."""
+    """Points at the menu when nothing understood the message; unknown types (file,
+    mini-program cards) get an empty 200 (§3.2)."""
     return FALLBACK if has_menu(ctx) else FALLBACK_NO_MENU

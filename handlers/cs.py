@@ -1,4 +1,5 @@
-"""Customer service in the chat (issue #6): fans ask for a person, agents answer in WeChat.
+"""Customer service in the chat: fans ask for a person (here), agents answer in WeChat
+(handlers/cs_desk.py).
 
   fan    人工 / 客服 / menu CONTACT_AGENT → a conversation opens: assigned (the agent is named)
          or queued (the position is told); asked again, the fan hears where it stands.
@@ -8,36 +9,29 @@
          (the agent is told); then a reply 1-5 within 30 minutes rates it, once the rating
          prompt has reached the fan (relay.rate); anything else routes as usual.
          Menu clicks are never caught here: the menu always works.
-  agent  an active agent-role staff member, always an agent (even if also a fan of someone
-         else's conversation): 上班 / 下班, 列表, 切换 N, 结束, 转 NAME, 资料, 快捷 N, 帮助;
-         anything else goes to the fan of the current conversation. An agent with no
-         conversation at all is a member like any other: what is no command routes on.
+  agent  the desk (handlers/cs_desk.py): this router is for fans only, that one for agents.
 Every reply goes out through ctx.tell as pending rows, so the person writing gets, in order, what
 waited for them (their fans' messages, for an agent) and then this push's answer.
 
 Cost on the push of someone who is not in a conversation: menu clicks and events none; a
 message from a fan who is no member one indexed query (the open conversation), from a member
-one more (agents.agent_for); a text "1"-"5" one more (the rating).
+one more (agents.agent_for, asked once for both routers: agent_of); a text "1"-"5" one more
+(the rating).
 """
 import re
 import unicodedata
 
-from bot.binding.roles import MEMBER_COMMANDS, STAFF_COMMANDS
 from bot.cs import relay
-from bot.cs.agents import agent_for, open_conversations, set_shift
-from bot.cs.canned import canned, menu_text, preview
-from bot.cs.labels import label
-from bot.cs.lifecycle import assign_waiting, close_conversation, open_conversation, transfer
-from bot.cs.profile import profile
+from bot.cs.agents import agent_for
+from bot.cs.lifecycle import close_conversation, open_conversation
 from bot.dispatch import PASS, Router, Turn, text_of
-from bot.protocol import kind
+from bot.protocol import PERSON_MESSAGES, kind
 from menus.definition import MenuKey
-from models import AgentState, Fan, Staff, Store
+from models import Staff, Store
 from models.cs import KF, WAITING
 
-router = Router("cs")
+router = Router("cs", when=lambda ctx: agent_of(ctx) is None)     # fans; agents: handlers/cs_desk.py
 
-PEOPLE_MESSAGES = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link"})
 ASK_WORDS = frozenset({"人工", "客服", "人工客服", "转人工", "联系客服"})
 END_WORDS = frozenset({"结束", "结束会话"})
 RATING = re.compile(r"([1-5])\s*(分|星)?")
@@ -56,23 +50,15 @@ AGENT_HELP = ("客服命令：\n· 上班 / 下班：开始 / 停止接待新会
 @router.click(MenuKey.CONTACT_AGENT)
 def contact(ctx, msg):
     """The menu's 联系客服: opens (or reports) the fan's conversation."""
-    if agent_of(ctx) is not None:
-        return "您是客服，不能给自己发起会话。回复“帮助”查看客服命令。"
     return ask(ctx)
 
 
-@router.on(lambda msg: kind(msg) in PEOPLE_MESSAGES)
-def message(ctx, msg):
-    """An agent's message or command; a fan's message in (or about) a conversation; else PASS."""
-    staff = agent_of(ctx)
-    if staff is not None:
-        return agent_message(ctx, msg, staff)
-    return fan_message(ctx, msg)
-
-
 def agent_of(ctx) -> Staff | None:
-    # Agents are staff linked through their member: a fan with no member is no agent (no query).
-    return agent_for(ctx.db, ctx.fan) if ctx.fan.member_id is not None else None
+    """The agent this push's sender is, or None; asked once per push (both routers filter on it)."""
+    if "cs_agent" not in ctx.memo:
+        # Agents are staff linked through their member: a fan with no member is no agent (no query).
+        ctx.memo["cs_agent"] = agent_for(ctx.db, ctx.fan) if ctx.fan.member_id is not None else None
+    return ctx.memo["cs_agent"]
 
 
 def body(msg) -> tuple[str, str, str | None]:
@@ -85,7 +71,9 @@ def body(msg) -> tuple[str, str, str | None]:
 
 
 # --- the fan --------------------------------------------------------------------------------
+@router.on(lambda msg: kind(msg) in PERSON_MESSAGES)
 def fan_message(ctx, msg):
+    """A fan's message in (or about) a conversation; else PASS."""
     words = text_of(msg) if kind(msg) == "text" else ""
     if words in ASK_WORDS:
         return ask(ctx)
@@ -133,147 +121,3 @@ def ask(ctx):
         # follows as a customer-service message (§4.10).
         return Turn(answer, transfer=opened.kf_account)
     return answer
-
-
-# --- the agent ------------------------------------------------------------------------------
-def agent_message(ctx, msg, staff: Staff):
-    relay.catch_up(ctx.db, staff, ctx.tell)       # what the queue handed them goes before the answer
-    if kind(msg) == "text":
-        for pattern, command in COMMANDS:
-            found = pattern.fullmatch(text_of(msg))
-            if found:
-                return command(ctx, staff, *found.groups())
-    mine = open_conversations(ctx.db, staff)
-    conversation = relay.current(ctx.db, staff, mine)
-    if conversation is None:
-        return pick_first(ctx, mine) if mine else PASS
-    if conversation.mode == KF:
-        return KF_ANSWER
-    push, content, media_id = body(msg)
-    if push not in relay.RELAYED_KINDS or (push != "text" and not media_id):
-        return UNSUPPORTED
-    relay.from_agent(ctx.db, conversation, staff, push, content, media_id, ctx.now, ctx.tell)
-    return None
-
-
-def pick_first(ctx, mine) -> str:
-    return "请先选择会话：回复“切换 N”。\n" + listing_lines(ctx, mine, None)
-
-
-def with_current(command):
-    """Commands about the current conversation: say how to choose one when there is none."""
-    def run(ctx, staff, *args):
-        mine = open_conversations(ctx.db, staff)
-        conversation = relay.current(ctx.db, staff, mine)
-        if conversation is None:
-            return pick_first(ctx, mine) if mine else "您当前没有会话。"
-        return command(ctx, staff, conversation, *args)
-    return run
-
-
-def shift_on(ctx, staff):
-    set_shift(ctx.db, staff, True, ctx.now, ctx.enqueue)
-    drain(ctx)
-    mine = open_conversations(ctx.db, staff)
-    return "已上班，开始接待新会话。" + (f"\n{listing_lines(ctx, mine, staff)}" if mine else "")
-
-
-def shift_off(ctx, staff):
-    set_shift(ctx.db, staff, False, ctx.now, ctx.enqueue)
-    left = len(open_conversations(ctx.db, staff))
-    more = f"您还有 {left} 个会话，处理完请回复“结束”。" if left else ""
-    return "已下班，不再接新会话。" + more
-
-
-def listing(ctx, staff):
-    mine = open_conversations(ctx.db, staff)
-    if not mine:
-        return "您当前没有会话。"
-    return listing_lines(ctx, mine, staff) + "\n回复“切换 N”选择会话。"
-
-
-def listing_lines(ctx, mine, staff: Staff | None) -> str:
-    current = relay.current(ctx.db, staff, mine) if staff is not None else None
-    unread = relay.unread_counts(ctx.db, [c.id for c in mine])
-    lines = [f"{n}. {label(ctx.db, c)}，未读 {unread.get(c.id, 0)}" + ("（当前）" if c is current else "")
-             for n, c in enumerate(mine, 1)]
-    if staff is not None:
-        # Shown now (the relayed messages ride in this same reply, before the list): what the
-        # agent has seen is no longer unread on the next 列表.
-        for conversation in mine:
-            relay.mark_read(ctx.db, conversation.id, staff.id, ctx.now)
-    return f"您的会话（{len(mine)}）：\n" + "\n".join(lines)
-
-
-def switch(ctx, staff, which: str):
-    mine = open_conversations(ctx.db, staff)
-    number = int(which.lstrip("#"))
-    by_id = next((c for c in mine if c.id == number), None)
-    chosen = by_id if which.startswith("#") or not 1 <= number <= len(mine) else mine[number - 1]
-    if chosen is None:
-        return f"没有找到会话 {which}。" + (f"\n{listing_lines(ctx, mine, staff)}" if mine else "")
-    relay.choose(ctx.db, staff, chosen, ctx.now)
-    lines = relay.tail(ctx.db, chosen.id)
-    return f"已切换到【{label(ctx.db, chosen)}】\n" + "\n".join(lines or ["（还没有消息）"])
-
-
-def finish(ctx, staff, conversation):
-    close_conversation(ctx.db, conversation, ctx.now, "agent", ctx.tell, ctx.enqueue)
-    drain(ctx)
-    return None
-
-
-def transfer_to(ctx, staff, conversation, target: str):
-    answer = transfer(ctx.db, conversation, target.strip(), ctx.now, ctx.tell, ctx.enqueue)
-    if conversation.agent_id != staff.id:
-        relay.sweep(ctx.db, ctx.account.id, ctx.tell)   # the new agent gets the unread
-    return answer
-
-
-def show_profile(ctx, staff, conversation):
-    return profile(ctx.db, ctx.db.get(Fan, conversation.fan_id))
-
-
-def quick(ctx, staff, conversation, number: str | None):
-    store_id = conversation.store_id or staff.store_id
-    if number is None:
-        return menu_text(ctx.db, store_id)
-    reply = canned(ctx.db, store_id, int(number))
-    if conversation.mode == KF:
-        return KF_ANSWER
-    if reply is None:
-        return f"没有第 {int(number)} 条快捷回复。\n" + menu_text(ctx.db, store_id)
-    relay.from_agent(ctx.db, conversation, staff, "text", reply.text, None, ctx.now, ctx.tell)
-    return f"已发送快捷回复 {reply.number}：{preview(reply.text)}"
-
-
-def agent_help(ctx, staff):
-    """Every desk command, on shift or off (off shift: how to start), then the staff and member
-    commands an agent also has."""
-    state = ctx.db.get(AgentState, staff.id)
-    off = "" if (state and state.on_shift) else "您现在不在班，回复“上班”开始接待。\n"
-    member = [f"· {line}" for line in MEMBER_COMMANDS if "人工" not in line]
-    staff_lines = [f"· {line}" for line in STAFF_COMMANDS if "上班" not in line and "帮助" not in line]
-    return (off + AGENT_HELP + "\n员工功能：\n" + "\n".join(staff_lines)
-            + "\n会员功能：\n" + "\n".join(member))
-
-
-def drain(ctx) -> None:
-    """Freed capacity goes to the queue now, in this push (the lifecycle's drain job then finds
-    nothing left), and what the newly assigned fans wrote while waiting goes to their agents."""
-    assign_waiting(ctx.db, ctx.account.id, ctx.now, ctx.tell, ctx.enqueue)
-    relay.sweep(ctx.db, ctx.account.id, ctx.tell)
-
-
-COMMANDS = [
-    (re.compile(r"上班"), shift_on),
-    (re.compile(r"下班"), shift_off),
-    (re.compile(r"列表"), listing),
-    (re.compile(r"切换\s*(#?\d{1,9})"), switch),
-    (re.compile(r"结束(?:会话)?"), with_current(finish)),
-    # A space (or 给/接) after 转, so a message like "转账到了吗" still goes to the fan.
-    (re.compile(r"转(?:\s+|给|接)\s*(\S.{0,63})", re.S), with_current(transfer_to)),
-    (re.compile(r"资料"), with_current(show_profile)),
-    (re.compile(r"快捷\s*(\d{1,3})?"), with_current(quick)),
-    (re.compile(r"帮助|help"), agent_help),
-]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot import membership, points
+from bot import points
+from bot.binding import membership
 from bot.binding.sms import sent_texts
 from bot.points.policy import load
 from bot.points.rules_file import parse

@@ -233,9 +233,13 @@ def rate(db: Session, fan: Fan, score: int, now: datetime) -> Conversation | Non
 
 
 def prompt_delivered(db: Session, conversation: Conversation, fan: Fan) -> bool:
-    """Whether the newest rating prompt owed to the fan has gone out (SENT: a passive reply or a
-    customer-service message took it; a template notice only says something waits)."""
+    """Whether the conversation's rating prompt has reached the fan: it was asked (the
+    conversation had an agent when it closed) and does not still wait. A prompt in the fan's
+    own passive reply leaves no row; one told from elsewhere is a row, SENT once a passive
+    reply or a customer-service message took it (a template notice only says something waits)."""
+    if conversation.agent_id is None:
+        return False
     status = db.scalar(select(OutboundMessage.status).where(
         OutboundMessage.account_id == conversation.account_id, OutboundMessage.openid == fan.openid,
         OutboundMessage.content.endswith(RATE, autoescape=True)).order_by(OutboundMessage.id.desc()).limit(1))
-    return status == SENT
+    return status is None or status == SENT
