@@ -15,15 +15,22 @@ from redis import Redis
 from rq import SimpleWorker
 from sqlalchemy import create_engine, text
 
-from bot import create_app
+from bot import create_app, points
 from bot.clock import FrozenClock
+from bot.dispatch import Dispatcher
 from bot.jobs import QUEUES
+from bot.points.policy import load
+from bot.points.rules_file import parse
+from bot.routes import ROUTERS
 from bot.sandbox.phone import Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
+from cs_support import Cast
 from handlers.subscribe import BIND_OFFER
-from models import Account, Base
+from models import Account, Base, Integration, Member
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
+from outbound_support import relay_router
+from points_support import PHONE, RULES, SECRET, signed_post
 
 # Every log line at DEBUG is checked for secrets, tokens, SMS codes and unmasked phones.
 pytest_plugins = ("tests.log_leaks",)
@@ -202,6 +209,85 @@ def wx(phone):
 
 def later(clock, **delta):
     return clock.advance(**delta) if delta else clock.advance(seconds=1)
+
+
+@pytest.fixture
+def relay(app):
+    """The app's routing table with the relay router first (tests/outbound_support.py)."""
+    app.extensions["dispatcher"] = Dispatcher([relay_router(), *ROUTERS], strict=True)
+    return app
+
+
+@pytest.fixture
+def team(app, db, phone, world, jobs, account, clock):
+    """The customer-service cast (tests/cs_support.py), people called by name."""
+    return Cast(app, db, phone, world, jobs, account, clock)
+
+
+@pytest.fixture
+def org(app, db, phone, world, jobs, account, clock):
+    """The customer-service cast (tests/cs_support.py), people passed as their phones."""
+    return Cast(app, db, phone, world, jobs, account, clock)
+
+
+# --- points: a transaction per action, rules files, members, the booking system's API -------
+@pytest.fixture
+def do(app):
+    """do(action, *args) runs action(book, *args) in its own transaction; do.notices is what
+    that transaction's Book had to tell."""
+    class Desk:
+        notices: list = []
+
+        def __call__(self, action, *args, **kwargs):
+            with points.transaction(app) as book:
+                result = action(book, *args, **kwargs)
+            self.notices = book.notices
+            return result
+    return Desk()
+
+
+@pytest.fixture
+def rules(do):
+    return lambda text: do(lambda book: load(book.db, parse(text)))
+
+
+@pytest.fixture
+def member(db):
+    def make(phone: str = "13800138000", **fields) -> int:
+        row = Member(phone=phone, level="registered", **fields)
+        db.add(row)
+        db.commit()
+        return row.id
+    return make
+
+
+@pytest.fixture
+def api(app, db, clock):
+    """post(path, body) as the "booking" integration; points_support.RULES in force."""
+    db.add(Integration(name="booking", secret=SECRET))
+    db.commit()
+    with points.transaction(app) as book:
+        load(book.db, parse(RULES))
+    client = app.test_client()
+
+    def post(path, body, name="booking", secret=SECRET, skew=0):
+        return signed_post(client, path, body, name, secret, int(clock.timestamp()) + skew)
+    return post
+
+
+@pytest.fixture
+def make_member(db):
+    def make(phone=PHONE, level="registered") -> Member:
+        member = Member(phone=phone, level=level)
+        db.add(member)
+        db.commit()
+        return member
+    return make
+
+
+@pytest.fixture
+def alice(make_member):
+    return make_member()
 
 
 __all__ = ["later", "timedelta"]

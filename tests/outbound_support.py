@@ -1,13 +1,12 @@
-"""What the outbound tests share: a router through which one person messages another, and views
-of what reached a person and what still waits for them (bot/outbound.py has the policy)."""
+"""What the outbound tests share: a router through which one person messages another (the
+`relay` fixture in conftest.py), and views of what reached a person and what still waits for
+them (bot/outbound.py has the policy)."""
 import re
 
-import pytest
 from sqlalchemy import select
 
-from bot.dispatch import Dispatcher, Router, text_of
+from bot.dispatch import Router, text_of
 from bot.protocol import kind
-from bot.routes import ROUTERS
 from bot.sandbox.phone import sandbox_openid
 from models import OutboundMessage
 
@@ -38,13 +37,6 @@ def relay_router() -> Router:
         return long_answer(int(_LONG.fullmatch(text_of(msg)).group(1)))
 
     return router
-
-
-@pytest.fixture
-def relay(app):
-    """The app's routing table with the relay router first (no feature sends to others yet)."""
-    app.extensions["dispatcher"] = Dispatcher([relay_router(), *ROUTERS], strict=True)
-    return app
 
 
 def bulky(label: str) -> str:

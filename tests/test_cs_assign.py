@@ -4,7 +4,7 @@ drains first in first out as room frees), and transfers."""
 import re
 
 from bot.outbound import SEPARATOR
-from cs_engine_support import cast, team  # noqa: F401  (fixture)
+from cs_support import cast
 
 QUEUED = "客服繁忙，您前面还有 {ahead} 位，请稍候。接通前发送的消息会一并转给客服。回复“取消”退出排队。"
 

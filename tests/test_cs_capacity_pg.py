@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 import concurrency_support
 from bot.cs import assign
-from cs_engine_sim import Sim
+from cs_sim import Sim
 from models.cs import Conversation
 
 ARRIVALS = 8

@@ -2,7 +2,7 @@
 asks for a person and is answered by their store's agent, the default agent when those are
 full, the queue when everyone is; 结束, 转; the agent's commands. Rating is in
 test_cs_chat_rating.py. Transcripts through the webhook and the sandbox."""
-from test_cs_chat_support import org, pieces, send_image, send_voice  # noqa: F401  (org: fixture)
+from cs_support import pieces, send_image, send_voice
 
 from sqlalchemy import update
 

@@ -2,7 +2,6 @@
 sending one as their own message to the fan of the current conversation."""
 import pytest
 from sqlalchemy import select
-from test_cs_chat_support import org  # noqa: F401  (fixture)
 
 from models import CannedReply
 

@@ -1,6 +1,5 @@
 """Rating (issue #6 Build 2): after a conversation closes, a reply 1-5 within 30 minutes is its
 rating, once; anything else, and anything later, routes as usual."""
-from test_cs_chat_support import org  # noqa: F401  (fixture)
 
 from bot.cs.relay import RATING_WINDOW
 from handlers.common import FALLBACK

@@ -4,7 +4,7 @@ conversations, an agent the ones they had, anyone else nothing. Phones are maske
 import pytest
 from sqlalchemy import select
 
-from cs_engine_support import cast, team  # noqa: F401  (fixture)
+from cs_support import cast
 from models import Account, Member, Staff
 from models.cs import AgentState
 

@@ -13,7 +13,6 @@ from bot.dispatch import Dispatcher, Router
 from bot.jobs import committed
 from bot.routes import ROUTERS
 from bot.telling import Teller
-from cs_engine_support import team  # noqa: F401  (fixture)
 from models import Account, Fan
 
 CREATE = "/customservice/kfsession/create"

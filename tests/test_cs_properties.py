@@ -11,7 +11,7 @@ them, with the drain jobs the steps ask for. After every step:
 Every example has its own account, stores, agents and fans (no table is emptied between)."""
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from cs_engine_sim import Sim
+from cs_sim import Sim
 
 AGENT = st.tuples(st.integers(0, 1), st.integers(1, 2), st.booleans(),          # store, capacity, default,
                   st.sampled_from([True, True, False]))                          # on shift

@@ -1,7 +1,7 @@
 """What a fan wrote before an agent had them reaches the agent once, in order (issue #6 Build 2):
 written while waiting in the queue, or to an agent who never answered and lost the conversation
 to another. The fan's messages are never sent twice, to anyone."""
-from test_cs_chat_support import org, pieces  # noqa: F401  (org: fixture)
+from cs_support import pieces
 
 from handlers.cs import WAITING_NOTE
 from tests.conftest import later

@@ -5,7 +5,7 @@ the agent's next message or command pulls everything: in its passive reply, and 
 customer-service messages (the agent's push opened a fresh window) what does not fit. Every
 message arrives once, in order."""
 import pytest
-from test_cs_chat_support import CUSTOM_SEND, org, pieces, send_image  # noqa: F401  (org: fixture)
+from cs_support import CUSTOM_SEND, pieces, send_image
 
 from tests.conftest import later
 

@@ -3,7 +3,7 @@ on their way to the agent: each of them reaches the agent once, in order (the co
 row lock on PostgreSQL, BEGIN IMMEDIATE on SQLite; bot/cs/relay.py)."""
 import pytest
 from concurrency_support import at_once
-from test_cs_chat_support import org, pieces  # noqa: F401  (org: fixture)
+from cs_support import pieces
 
 from bot.cs.lifecycle import assign_waiting
 from bot.jobs import committed

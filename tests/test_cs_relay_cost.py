@@ -4,7 +4,6 @@ a member (am I an agent? am I in a conversation?), one more for a text that coul
 from contextlib import contextmanager
 
 from sqlalchemy import event, select, text
-from test_cs_chat_support import org  # noqa: F401  (fixture)
 
 from bot.cs.relay import OPEN
 from handlers.common import FALLBACK

@@ -6,7 +6,7 @@ from rq.cron import CronScheduler
 from rq.utils import import_attribute
 from sqlalchemy import select
 
-from cs_engine_support import cast, team  # noqa: F401  (fixture)
+from cs_support import cast
 from models import Staff
 from models.cs import Assignment
 from workers import cs as cs_jobs

@@ -3,7 +3,6 @@ retried. Redis is a real redis-server stopped and started again; database statem
 cancelled by the database itself (statement_timeout on PostgreSQL)."""
 import pytest
 from outbound_support import CUSTOM_SEND, custom_texts, run_due_retries, states
-from outbound_support import relay  # noqa: F401  (fixture)
 from sqlalchemy import func, select
 
 from redis import Redis

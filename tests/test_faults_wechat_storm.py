@@ -4,7 +4,6 @@ reaches its fan exactly once, by a customer-service message, or after the notice
 next passive reply; nothing is sent twice, no job is left failing."""
 import requests
 from outbound_support import CUSTOM_SEND, custom_texts, notices, run_due_retries, states
-from outbound_support import relay  # noqa: F401  (fixture)
 from requests.adapters import BaseAdapter
 
 from handlers.common import FALLBACK

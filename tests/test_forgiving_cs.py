@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from test_cs_chat_support import org  # noqa: F401  (fixture)
 
 from bot.cs.lifecycle import LEFT_QUEUE, RATE
 from handlers.common import FALLBACK, FALLBACK_NO_MENU

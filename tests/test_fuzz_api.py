@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from models import Award, LedgerEntry, OutboundMessage, Purchase, Refund
-from tests.test_purchases_api import PHONE, SECRET, api, alice, make_member, signed_post  # noqa: F401
+from points_support import PHONE, SECRET, signed_post
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 REFUSALS = {400, 401, 404, 409, 413, 422}

@@ -2,7 +2,6 @@
 leaves exactly once (DESIGN.md Outbound; row locks on PostgreSQL, BEGIN IMMEDIATE on SQLite)."""
 from concurrency_support import at_once
 from outbound_support import CUSTOM_SEND, bulky, custom_texts, deliver_now, states
-from outbound_support import relay  # noqa: F401  (fixture)
 
 from bot.outbound import SEPARATOR
 from handlers.common import FALLBACK

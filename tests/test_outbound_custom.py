@@ -1,7 +1,6 @@
 """Messages for someone other than the person being answered: customer-service messages while
 that person's window has budget (WECHAT-PLATFORM.md §4.7), sent exactly once."""
 from outbound_support import CUSTOM_SEND, RELAYED, bulky, custom_texts, deliver_now, notices, states
-from outbound_support import relay  # noqa: F401  (fixture)
 
 from handlers.common import FALLBACK
 

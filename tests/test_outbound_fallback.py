@@ -4,7 +4,6 @@ happens when WeChat is busy (-1, §4.15). Nothing is dropped."""
 import pytest
 from outbound_support import (CUSTOM_SEND, TEMPLATE_SEND, custom_texts, deliver_now, notices,
                               run_due_retries, states)
-from outbound_support import relay  # noqa: F401  (fixture)
 
 from handlers.common import FALLBACK
 from handlers.me import FAN_HELP_NO_MENU

@@ -3,7 +3,6 @@ in order with the texts around them; a passive reply never lets a later text ove
 import io
 
 from outbound_support import CUSTOM_SEND, RELAYED, received, states
-from outbound_support import relay  # noqa: F401  (fixture)
 
 from bot.outbound import queue_media
 from handlers.common import FALLBACK

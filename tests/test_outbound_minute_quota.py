@@ -3,7 +3,6 @@ a minute quota, or a second stable_token force refresh within 30 s. The delivery
 (rq: 5 s, 15 s, 60 s); the last attempt falls back to the template notice (§4.8), and what is
 left rides with the person's next passive reply. Nothing waits on retries forever."""
 from outbound_support import CUSTOM_SEND, TEMPLATE_SEND, custom_texts, notices, run_due_retries, states
-from outbound_support import relay  # noqa: F401  (fixture)
 
 from handlers.common import FALLBACK
 from tests.wechat_client_support import stable_token_calls

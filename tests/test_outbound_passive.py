@@ -3,7 +3,6 @@ waited for the person, then the newest answer, within 2048 bytes (§0 fact 11); 
 from hypothesis import given
 from hypothesis import strategies as st
 from outbound_support import RELAYED, bulky, custom_texts, long_answer, rows_for, states
-from outbound_support import relay  # noqa: F401  (fixture)
 
 from bot.outbound import SEPARATOR, merge
 from bot.protocol import TEXT_LIMIT_BYTES

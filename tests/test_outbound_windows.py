@@ -2,7 +2,6 @@
 or scan; 5 / 48 h after a message) and WeChat's own refusals (45015, 45047, §4.15)."""
 import pytest
 from outbound_support import CUSTOM_SEND, bulky, custom_texts, notices, states
-from outbound_support import relay  # noqa: F401  (fixture)
 
 from bot import keys
 from handlers.common import FALLBACK, UNKNOWN_MENU

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from bot.points.engine import fire
 from models import Award, LedgerEntry
 from models.points import OUTRANKED, PAID, REVERSE, SUPERSEDED
-from tests.test_points_ledger import balances, do, member, rules, rules_file  # noqa: F401
+from tests.test_points_ledger import balances, rules_file
 
 TIED = rules_file("""
     {id: bind, trigger: bind, points: 100, growth: 100, group: day}

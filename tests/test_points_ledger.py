@@ -36,36 +36,6 @@ def cst(*args) -> datetime:
     return datetime(*args, tzinfo=CST)
 
 
-@pytest.fixture
-def do(app):
-    """do(action, *args) runs action(book, *args) in its own transaction; do.notices is what
-    that transaction's Book had to tell."""
-    class Desk:
-        notices: list = []
-
-        def __call__(self, action, *args, **kwargs):
-            with points.transaction(app) as book:
-                result = action(book, *args, **kwargs)
-            self.notices = book.notices
-            return result
-    return Desk()
-
-
-@pytest.fixture
-def rules(do):
-    return lambda text: do(lambda book: load(book.db, parse(text)))
-
-
-@pytest.fixture
-def member(db):
-    def make(phone: str = "13800138000", **fields) -> int:
-        row = Member(phone=phone, level="registered", **fields)
-        db.add(row)
-        db.commit()
-        return row.id
-    return make
-
-
 def travel(clock, when: datetime) -> None:
     clock.advance(seconds=(when - clock.now()).total_seconds())
 

@@ -15,7 +15,7 @@ from bot.points.policy import load
 from bot.points.rules_file import parse
 from models import Fan, Integration, LedgerEntry, Member, PendingCredit
 from models.points import CANCELLED, MATURED, WAITING
-from tests.test_purchases_api import SECRET, signed_post
+from points_support import SECRET, signed_post
 
 PHONE = "13800000000"
 RULES = """

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import bindparam, select, text
-from test_cs_chat_support import org  # noqa: F401  (org: fixture)
 
 import workers.points
 from bot import points

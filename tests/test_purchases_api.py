@@ -13,61 +13,7 @@ from bot.points.engine import spend
 from bot.points.policy import load
 from bot.points.rules_file import parse
 from models import Award, Fan, Integration, LedgerEntry, Member, OutboundMessage
-
-SECRET = "k" * 64
-PHONE = "13800000000"
-RULES = """\
-levels:
-  tiers:
-    - {code: registered, name: 注册会员, growth: 0}
-    - {code: silver, name: 银牌会员, growth: 1000}
-rules:
-  - id: purchase
-    trigger: purchase
-    points: {per: 10, award: 1}      # every full 10 yuan: 1 point
-    growth: {per: 1, award: 1}       # every full yuan: 1 growth
-    multipliers:
-      level: {silver: 1.5}
-      payment: {wechat: 2}
-"""
-
-
-def signed_post(client, path: str, body, name: str, secret: str, ts: int):
-    """POST `body` (a dict, or raw bytes) signed as the booking system signs it."""
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    signature = hmac.new(secret.encode(), f"{ts}.".encode() + raw, hashlib.sha256).hexdigest()
-    return client.post(path, data=raw, content_type="application/json",
-                       headers={"X-Integration": name, "X-Timestamp": str(ts), "X-Signature": signature})
-
-
-@pytest.fixture
-def api(app, db, clock):
-    """post(path, body) as the "booking" integration; the rules above in force."""
-    db.add(Integration(name="booking", secret=SECRET))
-    db.commit()
-    with points.transaction(app) as book:
-        load(book.db, parse(RULES))
-    client = app.test_client()
-
-    def post(path, body, name="booking", secret=SECRET, skew=0):
-        return signed_post(client, path, body, name, secret, int(clock.timestamp()) + skew)
-    return post
-
-
-@pytest.fixture
-def make_member(db):
-    def make(phone=PHONE, level="registered") -> Member:
-        member = Member(phone=phone, level=level)
-        db.add(member)
-        db.commit()
-        return member
-    return make
-
-
-@pytest.fixture
-def alice(make_member):
-    return make_member()
-
+from points_support import PHONE, SECRET
 
 def order(order_id="A-1", amount="128.50", method="cash", **fields) -> dict:
     return {"order_id": order_id, "phone": PHONE, "amount": amount,

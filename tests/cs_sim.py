@@ -1,7 +1,7 @@
-"""A customer-service world driven through the lifecycle API, one transaction per step as
-workers run them, with the invariants the engine promises (issue #6). Used by the property
-test and the concurrency test. Every Sim has its own account, stores, agents and fans, so no
-table is emptied between examples. No tests here."""
+"""The customer-service harness driven through the lifecycle API (tests/cs_support.py builds its
+roster), one transaction per step as workers run them, with the invariants the engine
+promises. Used by the property test and the concurrency test. Every Sim has its own account,
+stores, agents and fans, so no table is emptied between examples. No tests here."""
 import itertools
 from contextlib import contextmanager
 from datetime import timedelta
@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from bot.cs import timeouts
 from bot.cs.agents import set_shift
 from bot.cs.lifecycle import assign_waiting, close_conversation, open_for, open_conversation, transfer
-from models import Account, Company, Fan, Member, Staff, Store
+from cs_support import add_agent, add_store
+from models import Account, Company, Fan, Staff
 from models.cs import ASSIGNED, CLOSED, WAITING, AgentState, Assignment, Conversation
 
 N = itertools.count(1)
@@ -32,20 +33,15 @@ class Sim:
             company = Company(code=f"PC{n}", name="C")
             db.add_all([account, company])
             db.flush()
-            self.stores = [Store(code=f"P{n}S{i}", name=f"店{i}", company_id=company.id) for i in range(2)]
-            db.add_all(self.stores)
-            db.flush()
+            self.stores = [add_store(db, f"P{n}S{i}", f"店{i}", company) for i in range(2)]
             self.account_id = account.id
             self.agents = []
             for i, (store, capacity, default, on) in enumerate(agents):
-                member = Member(phone=f"1{n:05d}{i:05d}", level="")
-                db.add(member)
+                fan = Fan(account_id=account.id, openid=f"p{n}a{i}", following=True)
+                db.add(fan)
                 db.flush()
-                db.add(Fan(account_id=account.id, openid=f"p{n}a{i}", following=True, member_id=member.id))
-                staff = Staff(phone=member.phone, name=f"客服{i}", store_id=self.stores[store].id, roles="agent",
-                              capacity=capacity, default_agent=default, member_id=member.id)
-                db.add(staff)
-                db.flush()
+                staff = add_agent(db, fan, f"客服{i}", self.stores[store].id, capacity, default,
+                                  phone=f"1{n:05d}{i:05d}")
                 db.add(AgentState(staff_id=staff.id, on_shift=on, idle_since=clock.now()))
                 self.agents.append(staff.id)
             self.fans = []
@@ -67,7 +63,7 @@ class Sim:
         self.jobs.append((func, args))
 
     @staticmethod
-    def tell(openid, text):
+    def tell(person, text):
         pass
 
     def step(self, op):
