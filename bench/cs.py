@@ -1,4 +1,4 @@
-"""Benchmark the fan-to-agent relay (issue #6) through the worker, in one run: `python -m bench.cs`.
+"""Benchmark the fan-to-agent relay through the worker, in one run: `python -m bench.cs`.
 
     python -m bench.cs --rounds 4 --rate 10 --workers 4 --worker-class rq.worker.SimpleWorker
 Set-up (not timed): schema public dropped and migrated, the account `bench` (bench/servers.py),
@@ -116,7 +116,7 @@ def seed(app, conversations: int):
     fans = [phone_for(app, f"fan{i}") for i in range(conversations)]
     for fan in fans:
         fan.follow()
-        with committed(app) as (db, _):          # first touch at 门店A (issue #5): its agents serve them
+        with committed(app) as (db, _):          # first touch at 门店A: its agents serve them
             db.scalar(select(Fan).where(Fan.openid == fan.openid)).store_id = store.id
         expect(fan, "人工", "已为您接通")
     with app.extensions["db"]() as db:

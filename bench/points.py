@@ -1,4 +1,4 @@
-"""Benchmark the points engine (issue #3) on PostgreSQL, in one run: `python -m bench.points`.
+"""Benchmark the points engine on PostgreSQL, in one run: `python -m bench.points`.
 
     python -m bench.points                        # 100,000 members, 2,000 awards, 500 pushes each
     python -m bench.points --awards 500 --requests 200 --profile

@@ -238,8 +238,8 @@ def give_history(app, member_id: int, rows: int, rng: random.Random) -> dict:
 
 
 def ledger_problems(app) -> int:
-    """Members whose balances disagree with their ledgers or lots after the run (issue #3's
-    invariants: points = sum of points entries = sum of open lots, growth = sum of growth entries)."""
+    """Members whose balances disagree with their ledgers or lots after the run (the
+    ledger's invariants: points = sum of points entries = sum of open lots, growth = sum of growth entries)."""
     with app.extensions["engine"].connect() as conn:
         return conn.scalar(text("""
             SELECT count(*) FROM member m

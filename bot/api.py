@@ -1,4 +1,4 @@
-"""The booking system's API: purchases and refunds, signed per integration (issue #3).
+"""The booking system's API: purchases and refunds, signed per integration.
 
 Every request carries
     X-Integration: NAME        (flask --app wsgi integrations add NAME prints its key)

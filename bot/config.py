@@ -38,7 +38,7 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "VERBOSE": _flag(env.get("VERBOSE"), False),
         # Staff posters' backgrounds, one per store: "<store code>.png" (or .jpg); else a default.
         "POSTER_DIR": env.get("POSTER_DIR") or str(instance / "posters"),
-        # Customer service timeouts (issue #6): an open conversation with no message for this long
+        # Customer service timeouts: an open conversation with no message for this long
         # closes; an agent who has not answered a new one is reminded, then it goes to another.
         "CS_IDLE_CLOSE_MINUTES": int(env.get("CS_IDLE_CLOSE_MINUTES") or 30),
         "CS_REMIND_MINUTES": int(env.get("CS_REMIND_MINUTES") or 5),

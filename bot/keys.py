@@ -70,7 +70,7 @@ def account(slug: str) -> str:
     return f"account:{slug}"
 
 
-# --- staff posters (issue #5) ------------------------------------------------------------------
+# --- staff posters ------------------------------------------------------------------
 # A staff member's repeats of 海报 within this long (double clicks) make one job; the job clears
 # it only when it failed for good, so asking again right after a failure works at once.
 POSTER_LOCK_TTL = 60
@@ -91,7 +91,7 @@ def poster_media(account: str, staff_id: int) -> str:
     return f"poster:media:{account}:{staff_id}"
 
 
-# 拉新 (issue #5): a manager's repeats within a minute (double clicks) make one chart; the value is
+# 拉新: a manager's repeats within a minute (double clicks) make one chart; the value is
 # our clock's epoch at the claim (handlers/recruit.py); the job clears it only after a failure.
 RECRUIT_LOCK_TTL = 60
 
@@ -100,7 +100,7 @@ def recruit_lock(account: str, staff_id: int) -> str:
     return f"recruit:lock:{account}:{staff_id}"
 
 
-# --- phone binding (issue #4) -----------------------------------------------------------------
+# --- phone binding -----------------------------------------------------------------
 # The verification code a fan was sent: {phone, code, sent_at, wrong}. Its TTL is the code's life.
 SMS_CODE_TTL = 5 * 60
 

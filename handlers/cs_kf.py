@@ -1,4 +1,4 @@
-"""WeChat's kf system telling us what its agents did (issue #6 Build 5; WECHAT-PLATFORM.md §3.3).
+"""WeChat's kf system telling us what its agents did (WECHAT-PLATFORM.md §3.3).
 
 kf_create_session (KfAccount), kf_close_session (KfAccount), kf_switch_session (FromKfAccount,
 ToKfAccount) arrive from the fan's openid; they are mirrored onto the fan's conversation

@@ -1,4 +1,4 @@
-"""海报: a staff member's recruiting poster, with their own QR code (issue #5).
+"""海报: a staff member's recruiting poster, with their own QR code.
 
   海报 / 我的海报 / menu POSTER
     not on the active roster        → told posters are for staff

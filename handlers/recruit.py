@@ -1,4 +1,4 @@
-"""拉新: a store manager's chart of follows through their store's codes (issue #5).
+"""拉新: a store manager's chart of follows through their store's codes.
 
   拉新 / 拉新数据 / menu RECRUIT_STATS
     not on the active roster            → told the chart is for store managers

@@ -1,4 +1,4 @@
-"""Follow, unfollow and QR scans: follow state, history, first-touch attribution (issue #5).
+"""Follow, unfollow and QR scans: follow state, history, first-touch attribution.
 
   subscribe, plain or via a code → following; a QrEvent (follow / refollow); first touch set at
                                    the first follow through one of our codes; the code's tags;
@@ -72,7 +72,7 @@ def followed(ctx, msg):
         ctx.enqueue("workers.tags.sync_fan_tags", fan.id, queue="high", retry=(5, 15, 60))
     if fan.member_id is not None:
         # A member following (another of) our accounts. A fan who is not a member yet gets the
-        # follow rule when they bind a phone (issue #4). Keyed on the fan: a re-follow pays nothing.
+        # follow rule when they bind a phone. Keyed on the fan: a re-follow pays nothing.
         book = Book(ctx.db, ctx.now)
         fire(book, fan.member_id, "follow", "fan", fan.id)
         tell_members(book, ctx)

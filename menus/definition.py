@@ -13,9 +13,9 @@ class MenuKey:
     BIND_PHONE = "BIND_PHONE"
     ME = "ME"
     HELP = "HELP"
-    CONTACT_AGENT = "CONTACT_AGENT"      # 联系客服: a conversation with a person (issue #6)
+    CONTACT_AGENT = "CONTACT_AGENT"      # 联系客服: a conversation with a person
     POSTER = "POSTER"
-    RECRUIT_STATS = "RECRUIT_STATS"      # 拉新数据: a store manager's chart (issue #5)
+    RECRUIT_STATS = "RECRUIT_STATS"      # 拉新数据: a store manager's chart
 
 
 def click(name: str, key: str) -> dict:

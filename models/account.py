@@ -28,7 +28,7 @@ class Account(Base):
     welcome_text: Mapped[str] = mapped_column(Text, default="")
     # Template used to tell someone "you have N new messages" when no other channel is open.
     notice_template_id: Mapped[str | None] = mapped_column(String(64))
-    # Customer service (issue #6): "relay" (agents answer through the bot) or "kf" (WeChat's own
+    # Customer service: "relay" (agents answer through the bot) or "kf" (WeChat's own
     # customer-service system takes the fan, §4.10).
     cs_mode: Mapped[str] = mapped_column(String(8), default="relay")
     created_at: Mapped[timestamp]

@@ -1,4 +1,4 @@
-"""Customer service (issue #6): conversations between a fan and a store's agent, relayed in WeChat.
+"""Customer service: conversations between a fan and a store's agent, relayed in WeChat.
 
 A conversation is `waiting` (in the queue), `assigned` (an agent has it) or `closed`; a fan has
 at most one that is not closed (a partial unique index decides a race, not a read). Every

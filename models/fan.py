@@ -14,7 +14,7 @@ class Fan(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "openid"),
         # One fan per person per account: a phone bound to one fan of an account cannot be bound
-        # by another fan of it (issue #4). The index, not a check before writing, decides a race.
+        # by another fan of it. The index, not a check before writing, decides a race.
         Index("uq_fan_account_member", "account_id", "member_id", unique=True,
               postgresql_where=text("member_id IS NOT NULL"), sqlite_where=text("member_id IS NOT NULL")),
     )
@@ -29,11 +29,11 @@ class Fan(Base):
     # The scene of the first follow through a QR code, never moved by later scans.
     first_scene: Mapped[str | None] = mapped_column(String(64))
     last_scene: Mapped[str | None] = mapped_column(String(64))
-    # The person behind this openid, once they bound a phone (issue #4); fans of several
+    # The person behind this openid, once they bound a phone; fans of several
     # accounts of one person share it, so points and history are one.
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"),
                                                   index=True)
-    # First-touch attribution (issue #5): the code of the first follow through a QR code, and
+    # First-touch attribution: the code of the first follow through a QR code, and
     # its store and staff. Later scans never move it; an operator can (README, "Moving a fan").
     source_code_id: Mapped[int | None] = mapped_column(ForeignKey("qr_code.id", ondelete="SET NULL"),
                                                        index=True)

@@ -1,4 +1,4 @@
-"""The organisation: companies, their stores, and the staff roster (issue #4)."""
+"""The organisation: companies, their stores, and the staff roster."""
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 

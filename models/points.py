@@ -14,7 +14,7 @@ from models.base import Base, BigId, UTCDateTime, bigpk, intpk, timestamp
 
 POINTS = "points"
 GROWTH = "growth"
-# Entry kinds (issue #3): earn, spend, reverse, expire, adjust.
+# Entry kinds: earn, spend, reverse, expire, adjust.
 EARN, SPEND, REVERSE, EXPIRE, ADJUST = "earn", "spend", "reverse", "expire", "adjust"
 # Award statuses: what happened to one (rule, business event, member).
 PAID = "paid"               # paid (possibly 0 after a cap), may be partly reversed later

@@ -1,4 +1,4 @@
-"""Parametric QR codes we issued, and what people did through them (issue #5).
+"""Parametric QR codes we issued, and what people did through them.
 
 A code is created here first and at WeChat second, so a batch interrupted between the two is
 finished by running it again, never duplicated. Its scene string (bot/qr/scene.py) is the

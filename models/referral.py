@@ -1,4 +1,4 @@
-"""Who brought whom: one referral per new member, ever (issue #4)."""
+"""Who brought whom: one referral per new member, ever."""
 from sqlalchemy import CheckConstraint, ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 

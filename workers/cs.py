@@ -1,4 +1,4 @@
-"""Customer-service jobs (issue #6): the queue, the minute sweep, WeChat kf sessions.
+"""Customer-service jobs: the queue, the minute sweep, WeChat kf sessions.
 
 Every job takes ids, opens its own transactions and is safe to run twice: assignments and
 closes re-check the conversation under its lock, reminders are stamped, kf calls that already

@@ -1,4 +1,4 @@
-"""Staff posters (issue #5): the job behind 海报 (handlers/poster.py)."""
+"""Staff posters: the job behind 海报 (handlers/poster.py)."""
 import hashlib
 import json
 import logging

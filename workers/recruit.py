@@ -1,4 +1,4 @@
-"""拉新 (issue #5): the job behind a store manager's "拉新" (handlers/recruit.py)."""
+"""拉新: the job behind a store manager's "拉新" (handlers/recruit.py)."""
 import logging
 
 from bot import keys

@@ -18,5 +18,5 @@ cron.register(points.remind_expiring, "low", cron="0 10 * * *")
 cron.register(points.recalculate_levels, "low", cron="30 3 * * *")
 # Lifecycle stages count whole China days since a purchase or activity: once a night is enough.
 cron.register(points.compute_stages, "low", cron="15 3 * * *")
-# Customer service timeouts (issue #6): idle closes, reminders, reassignments, the queues.
+# Customer service timeouts: idle closes, reminders, reassignments, the queues.
 cron.register(cs.sweep, "high", interval=60)

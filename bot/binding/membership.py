@@ -1,4 +1,4 @@
-"""Becoming a member (or staff) by a verified phone, and naming a referrer (issue #4).
+"""Becoming a member (or staff) by a verified phone, and naming a referrer.
 
 A member is one person, keyed by phone; a fan of an account links to at most one member, and a
 member to at most one fan per account (the unique index uq_fan_account_member decides a race:
@@ -66,7 +66,7 @@ def bind(book: Book, fan: Fan, phone: str, enqueue) -> Bound:
         member.home_store_id = member.home_store_id or staff.store_id
         set_role(fan, STAFF_ROLE, enqueue)
         return Bound(member, staff=staff, returning=member.imported, new=created)
-    member.home_store_id = member.home_store_id or fan.store_id     # first-touch store (issue #5)
+    member.home_store_id = member.home_store_id or fan.store_id     # first-touch store
     set_role(fan, MEMBER_ROLE, enqueue)
     awards = fire(book, member.id, "bind", "member", member.id)
     if fan.following:

@@ -1,4 +1,4 @@
-"""Sending a verification code by SMS: a small interface, two backends (issue #4).
+"""Sending a verification code by SMS: a small interface, two backends.
 
     console  the text goes to the sandbox's SMS outbox (Redis, shown by `sandbox chat`); the log
              says only that a code went to 138****0000 (codes never appear in logs)

@@ -1,4 +1,4 @@
-"""Verification codes for phone binding: issue, resend, check, and the daily caps (issue #4).
+"""Verification codes for phone binding: issue, resend, check, and the daily caps.
 
 The code lives in Redis with the time it expires (the injected clock decides, so tests and the
 sandbox can move time); the key's TTL only cleans up. Caps are per China day.

@@ -1,1 +1,1 @@
-"""Customer service (issue #6): routing fans to store agents, relayed inside WeChat."""
+"""Customer service: routing fans to store agents, relayed inside WeChat."""

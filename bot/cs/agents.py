@@ -1,4 +1,4 @@
-"""Who the agents are, and their shifts (issue #6).
+"""Who the agents are, and their shifts.
 
 An agent is an active roster row with the agent role whose member has a fan on the account
 and follows it: that fan is where the agent works, in the chat. Their shift and what they look

@@ -1,4 +1,4 @@
-"""Who gets a conversation (issue #6 Build 1; ANCHORS.md §1c, §2.1).
+"""Who gets a conversation (ANCHORS.md §1c, §2.1).
 
 In order: the agents of the conversation's store who are on shift and under capacity (fewest
 open conversations, then longest idle), then the default agents by the same rules, else the

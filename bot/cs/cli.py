@@ -1,4 +1,4 @@
-"""`flask --app wsgi cs ...`: conversations, transcripts and agents, for operators (issue #6 Build 6).
+"""`flask --app wsgi cs ...`: conversations, transcripts and agents, for operators.
 
 Without --as the server operator sees everything. With --as PHONE (a staff member) a manager
 sees their store's conversations, an agent the ones they had, anyone else nothing. Phones are

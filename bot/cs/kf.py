@@ -1,4 +1,4 @@
-"""WeChat's own customer-service system as the way agents answer (issue #6 Build 5).
+"""WeChat's own customer-service system as the way agents answer.
 
 Account.cs_mode "kf" on a verified service account (Cap.KF; elsewhere we relay): the fan gets
 the same capacity check as in relay mode, then the passive reply transfer_customer_service

@@ -1,4 +1,4 @@
-"""A conversation's life (issue #6 Build 1, 2): open → assigned or waiting → closed.
+"""A conversation's life: open → assigned or waiting → closed.
 
   open_conversation: one open per fan (the partial unique index decides a race); an account's
       conversations open one at a time (the queue's order is their ids); the queue is served

@@ -37,7 +37,7 @@ def profile(db: Session, fan: Fan) -> str:
 
 
 def store_name(db: Session, fan: Fan, member: Member | None) -> str:
-    """The fan's first-touch store (issue #5), else the member's home store."""
+    """The fan's first-touch store, else the member's home store."""
     store_id = fan.store_id or (member.home_store_id if member else None)
     store = db.get(Store, store_id) if store_id else None
     return store.name if store else "未归属门店"

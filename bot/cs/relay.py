@@ -1,4 +1,4 @@
-"""Relaying a conversation between a fan and their agent (issue #6), over the outbound policy.
+"""Relaying a conversation between a fan and their agent, over the outbound policy.
 
 Fan → agent: every message of the fan is a transcript row (lifecycle.record). When the
 conversation has an agent it goes to them behind the conversation's label,
@@ -37,7 +37,7 @@ from models.cs import ASSIGNED, CLOSED, FROM_AGENT, FROM_FAN, RELAY
 
 log = logging.getLogger(__name__)
 
-RELAYED_KINDS = ("text", "image", "voice")       # what travels either way (issue #6, Build 2)
+RELAYED_KINDS = ("text", "image", "voice")       # what travels either way
 # An image or voice push carries its MediaId (WECHAT-PLATFORM.md §3.2); a customer-service
 # message sends image and voice by media id (§4.7), so nothing is downloaded or re-uploaded.
 # Temporary media live 3 days (§3.4): the outbound policy tells an expired one as a text.

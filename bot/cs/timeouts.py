@@ -1,4 +1,4 @@
-"""Timeouts (issue #6 Build 4), run by the minute sweep (workers/cs.py), each idempotent.
+"""Timeouts, run by the minute sweep (workers/cs.py), each idempotent.
 
   idle      an open conversation with no fan or agent message for CS_IDLE_CLOSE_MINUTES (30)
             closes, with a note to both sides (a fan still waiting in the queue is told too).

@@ -1,4 +1,4 @@
-"""`flask --app wsgi stores …`, `staff …` and `members …`: the organisation from CSV files (issue #4)."""
+"""`flask --app wsgi stores …`, `staff …` and `members …`: the organisation from CSV files."""
 from pathlib import Path
 
 import click

@@ -1,4 +1,4 @@
-"""`members import` (issue #4): members of the old CRM, recognised when they bind their phone.
+"""`members import`: members of the old CRM, recognised when they bind their phone.
 
 Members are written in transactions of BATCH rows (a batch that meets a change made meanwhile
 is done again row by row); each member's entries are keyed by phone, so running the file

@@ -1,4 +1,4 @@
-"""`stores import` and `staff import` (issue #4): stores, companies and the staff roster.
+"""`stores import` and `staff import`: stores, companies and the staff roster.
 
 Each runs in one transaction: a roster change and the menu-role changes it causes commit
 together, and their tag jobs are queued after the commit.
@@ -226,7 +226,7 @@ def import_staff(app: Flask, path: Path, prune: bool, skip_bad: bool) -> None:
 
 def _link_members(db: Session, done: RosterChanges) -> None:
     """Active roster rows whose phone a member already bound: that member is staff from now on
-    (issue #4: a fan whose verified phone is on the active roster is staff)."""
+    (a fan whose verified phone is on the active roster is staff)."""
     unlinked = {p.phone: p for p in db.scalars(select(Staff).where(Staff.active, Staff.member_id.is_(None)))}
     phones = list(unlinked)
     for start in range(0, len(phones), 500):

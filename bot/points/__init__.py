@@ -1,4 +1,4 @@
-"""The points and growth engine (issue #3): rules as data, two append-only ledgers, levels.
+"""The points and growth engine: rules as data, two append-only ledgers, levels.
 
     policy.py     the rules in force, loaded from a rules file as versions
     rules_file.py reading and validating a rules file (errors with line numbers)

@@ -129,7 +129,7 @@ class Book:
                                  .where(LedgerEntry.award_id == award.id, PointsLot.remaining > 0))
             if own is not None:
                 yield own
-        # Oldest expiry first, never-expiring last (issue #3: spends consume the oldest
+        # Oldest expiry first, never-expiring last (spends consume the oldest
         # unexpired points first). Drawn lots drop out of the query (autoflush), so each
         # batch starts from the top again.
         query = (select(PointsLot).where(PointsLot.member_id == member_id, PointsLot.remaining > 0)

@@ -1,5 +1,5 @@
 """What a follow, scan, unfollow or conversion means for our codes: one QrEvent each, and the
-fan's first-touch attribution (issue #5, Build 3).
+fan's first-touch attribution.
 
 Who is credited (models/qr.py, QrEvent):
 - a follow or scan through one of our codes credits that code (`scanned`);

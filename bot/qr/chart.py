@@ -1,4 +1,4 @@
-"""The 拉新 chart a store manager gets (issue #5): the store's follows per day over the last 30
+"""The 拉新 chart a store manager gets: the store's follows per day over the last 30
 China days, and its best codes by net follows. Pillow only; Chinese in the bundled font.
 
 `gather` reads the figures (bot/qr/stats.py, the store's codes only); `render` draws them. The

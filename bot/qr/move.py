@@ -1,6 +1,6 @@
 """`flask --app wsgi fans show|move`: an operator looks at a fan's attribution and moves the fan.
 
-Attribution is first touch (issue #5): no scan moves it. When a fan really belongs elsewhere
+Attribution is first touch: no scan moves it. When a fan really belongs elsewhere
 (a store closed, a staff member left, a mistake), the operator moves them: the fan's store and
 staff change, and so does the member's home store if it was the old one. What was counted stays
 counted (statistics are history); the fan is no longer credited to the old code, so later

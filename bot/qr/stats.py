@@ -1,4 +1,4 @@
-"""Per-code, per-staff and per-store counts of what people did through our codes (issue #5).
+"""Per-code, per-staff and per-store counts of what people did through our codes.
 
 Everything is one SQL aggregation over qr_event (who is credited with what: bot/qr/attribution.py):
 - scans: follows through a code plus scans while following (QrEvent.scanned)
