@@ -23,9 +23,6 @@ from workers.runtime import job_scope, last_attempt
 log = logging.getLogger(__name__)
 # Temporary media live 3 days (WECHAT-PLATFORM.md §3.4); an hour's margin for the send itself.
 MEDIA_SENDABLE = timedelta(days=3) - timedelta(hours=1)
-# A claim older than this belongs to a run that died: far longer than one run's calls take
-# (each call is bounded by WECHAT_HTTP_TIMEOUT and the client's bounded retries).
-CLAIM_LEASE = timedelta(minutes=5)
 
 
 @dataclass
@@ -96,8 +93,9 @@ def _claim(job, account_id: int, openid: str) -> Claim | None:
 def _give_up_dead_claims(job, account_id: int, openid: str) -> None:
     """Rows a dead run left SENDING: WeChat may have shown them, so they are not sent again;
     they stay on record as UNCONFIRMED, and the log says how many."""
+    lease = timedelta(seconds=job.app.config["DELIVERY_CLAIM_LEASE_S"])
     stale = (OutboundMessage.account_id == account_id, OutboundMessage.openid == openid,
-             OutboundMessage.status == SENDING, OutboundMessage.claimed_at < job.now - CLAIM_LEASE)
+             OutboundMessage.status == SENDING, OutboundMessage.claimed_at < job.now - lease)
     ids = list(job.db.scalars(select(OutboundMessage.id).where(*stale)))
     if ids:
         job.db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids)).values(status=UNCONFIRMED))
