@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,15 +13,19 @@ import psutil
 import pytest
 from outbound_support import CUSTOM_SEND, custom_texts, relay_router
 from redis import Redis
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from bot import create_app
 from bot.clock import FrozenClock
+from bot import points
 from bot.dispatch import Dispatcher
+from bot.jobs import JobSpec
+from bot.points.policy import CST, load
+from bot.points.rules_file import parse
 from bot.routes import ROUTERS
 from bot.sandbox.phone import Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
-from models import Account, OutboundMessage
+from models import Account, LedgerEntry, Member, OutboundMessage
 from tests.conftest import SAMPLE, empty_tables, poster
 from tests.fault_support import RedisProcess
 
@@ -126,3 +131,57 @@ def test_a_horse_killed_in_the_middle_of_a_delivery_never_sends_it_twice(app, cl
         return statuses(app, bob.openid) == ["unconfirmed", "sent"]
     eventually(second)
     assert custom_texts(world, bob) == ["晚上七点开会", "改到八点"]
+
+
+BIRTHDAY_RULES = """
+levels:
+  tiers:
+    - {code: registered, name: 注册会员, growth: 0}
+expiry: {policy: none}
+rules:
+  - {id: birthday, trigger: birthday, title: 生日礼, points: 200, growth: 20, frequency: {count: 1, per: year}}
+"""
+
+
+@contextmanager
+def holding_up(app, member_id: int):
+    """The job is held up on `member_id`: PostgreSQL locks that member's row; SQLite, whose
+    locks are database-wide, holds its write lock."""
+    with app.extensions["engine"].connect() as conn, conn.begin() as transaction:   # SQLite: BEGIN IMMEDIATE
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT id FROM member WHERE id = :id FOR UPDATE"), {"id": member_id})
+        yield
+        transaction.rollback()
+
+
+def test_a_horse_killed_in_the_middle_of_the_birthdays_pays_each_member_once(app, clock, worker):
+    """The day's birthday job dies while it is held up on the second member; rq runs it again
+    and every member is paid once (the award's key carries the year), the first one too."""
+    with points.transaction(app) as book:
+        load(book.db, parse(BIRTHDAY_RULES))
+    today = datetime.now(timezone.utc).astimezone(CST).date()
+    with app.extensions["db"]() as s:
+        s.add(Account(**SAMPLE))
+        s.flush()
+        born = [Member(phone=f"1390000000{n}", level="registered", birthday=today.replace(year=1990))
+                for n in range(3)]
+        s.add_all(born)
+        s.commit()
+        ids = [m.id for m in born]
+    with holding_up(app, ids[1]):
+        app.extensions["jobs"].submit(JobSpec("workers.points.award_birthdays", (), "low", retry=(1,)))
+        horse = eventually(lambda: [p for p in psutil.Process(worker.pid).children() if p not in worker.scheduler])
+        time.sleep(1.0)                       # the horse is inside the job, waiting on the lock
+        horse[0].kill()
+
+    def paid():
+        """every member was paid"""
+        with app.extensions["db"]() as s:
+            return s.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.ledger == "points")) == 3
+    eventually(paid)
+    time.sleep(1.5)                           # a second retry, if rq made one, would have run by now
+    with app.extensions["db"]() as s:
+        for member_id in ids:
+            assert s.get(Member, member_id).points == 200
+            assert s.scalar(select(func.sum(LedgerEntry.delta)).where(
+                LedgerEntry.member_id == member_id, LedgerEntry.ledger == "points")) == 200
