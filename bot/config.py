@@ -50,6 +50,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # (it waits 5 s, WECHAT-PLATFORM.md §2; the rest is for commit and the wire): messages
         # waiting for the fan are then left pending rather than put in a reply nobody may get.
         "PASSIVE_BUDGET_S": 4.0,
+        # A delivery job's claim on messages older than this belongs to a run that died inside a
+        # call to WeChat (one run's calls take seconds): they are UNCONFIRMED, never sent again.
+        "DELIVERY_CLAIM_LEASE_S": float(env.get("DELIVERY_CLAIM_LEASE_S") or 300),
         # WeChat answers a body over 1 MB never; anything larger is not from WeChat.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }

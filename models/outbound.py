@@ -12,6 +12,10 @@ SENT = "sent"
 # Nobody to write to (a member who follows none of our accounts): kept, with the reason, so a
 # notice is never only a log line.
 UNREACHABLE = "unreachable"
+# A delivery job claims rows (SENDING) and commits before it calls WeChat, so no transaction
+# is open during the call; a claim whose job died in the call is UNCONFIRMED: WeChat may or may
+# not have shown it, and it is never sent again (a person never gets a message twice).
+SENDING, UNCONFIRMED = "sending", "unconfirmed"
 
 
 class OutboundMessage(Base):
@@ -29,10 +33,11 @@ class OutboundMessage(Base):
     # text | image | voice: media travel by WeChat media id (temporary media lives 3 days, §3.4)
     msg_type: Mapped[str] = mapped_column(String(16), default="text")
     media_id: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), default=PENDING)   # PENDING | SENT | UNREACHABLE
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)   # PENDING | SENDING | SENT | UNCONFIRMED | UNREACHABLE
     reason: Mapped[str | None] = mapped_column(String(255))           # why UNREACHABLE
     channel: Mapped[str | None] = mapped_column(String(16))           # passive | custom
     # When a template notice last told this person that messages wait (one per batch).
     noticed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())    # when a job took it (SENDING)
     created_at: Mapped[timestamp]
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

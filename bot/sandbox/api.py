@@ -7,6 +7,7 @@ Every call is recorded, failed ones included. Errors come back as WeChat sends t
 with {"errcode": N, "errmsg": "..."}; an unknown path too (40066, invalid url).
 """
 import json
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -83,7 +84,11 @@ def _run(wx: SandboxWeChat, path: str, call: Call, body_error: ApiError | None) 
         wx.backend.take_daily(appid, path)
     if route.json_body and body_error is not None:
         raise body_error
-    return route.handler(wx, Call(appid or "", call.query, call.body, call.files))
+    hang = wx.recorder.take_hang(path, call.appid or None)
+    answer = route.handler(wx, Call(appid or "", call.query, call.body, call.files))
+    if hang:
+        time.sleep(hang)     # the call took effect; its caller waits (and may die waiting)
+    return answer
 
 
 @api_blueprint.route("/<path:path>", methods=["GET", "POST"])

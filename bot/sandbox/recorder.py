@@ -55,6 +55,23 @@ class Recorder:
                                         "forever": int(times == -1)})
         self.b.redis.expire(key, keys.SANDBOX_FAILURE_TTL)
 
+    def hang_next(self, path: str, seconds: float, appid: str | None = None) -> None:
+        """Script the next call of path to take effect, then keep its caller waiting `seconds`
+        for the answer: what a process killed in the middle of a call leaves behind."""
+        key = keys.sandbox_failure(_normal(path), appid)
+        self.b.redis.delete(key)
+        self.b.redis.hset(key, mapping={"hang": seconds, "remaining": 1})
+        self.b.redis.expire(key, keys.SANDBOX_FAILURE_TTL)
+
+    def take_hang(self, path: str, appid: str | None) -> float:
+        """Seconds the answer to this call is held back (0: none scripted)."""
+        for who in ([appid] if appid else []) + [None]:
+            key = keys.sandbox_failure(path, who)
+            hang = self.b.redis.hget(key, "hang")
+            if hang is not None and self.b.redis.delete(key):   # one process takes it
+                return float(hang)
+        return 0.0
+
     def clear_failures(self) -> None:
         """Forget every scripted failure."""
         for key in list(self.b.redis.scan_iter(match=keys.sandbox_failures())):
@@ -65,7 +82,7 @@ class Recorder:
         for who in ([appid] if appid else []) + [None]:
             key = keys.sandbox_failure(path, who)
             raw = self.b.redis.hgetall(key)
-            if not raw:
+            if not raw or b"hang" in raw:
                 continue
             errcode = int(raw[b"errcode"])
             if raw.get(b"forever") == b"1":

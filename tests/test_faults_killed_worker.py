@@ -1,0 +1,188 @@
+"""A real rq worker whose work horse is killed (SIGKILL) in the middle of a job, and the job
+retried by rq: nothing is sent twice, and what happened stays on record. WeChat (the sandbox)
+takes the call, then holds its answer back, as a call in flight when the process dies."""
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+import pytest
+from outbound_support import CUSTOM_SEND, custom_texts, relay_router
+from redis import Redis
+from sqlalchemy import func, select, text
+
+from bot import create_app
+from bot.clock import FrozenClock
+from bot import points
+from bot.dispatch import Dispatcher
+from bot.jobs import JobSpec
+from bot.clock import CST
+from bot.points.policy import load
+from bot.points.rules_file import parse
+from bot.routes import ROUTERS
+from bot.sandbox.phone import Phone, sandbox_openid
+from bot.sandbox.state import SandboxWeChat
+from models import Account, LedgerEntry, Member, OutboundMessage
+from tests.conftest import SAMPLE, empty_tables, poster
+from tests.fault_support import RedisProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def clock():
+    """The worker reads the real clock: the pushes happen at real time too (windows line up)."""
+    return FrozenClock(datetime.now(timezone.utc))
+
+
+@pytest.fixture
+def redis_process(tmp_path):
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+@pytest.fixture
+def app(database_url, redis_process, clock):
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "REDIS": Redis.from_url(redis_process.url),
+                      "CLOCK": clock, "SANDBOX": True, "JOBS_INLINE": False, "STRICT_STATES": True})
+    app.extensions["dispatcher"] = Dispatcher([relay_router(), *ROUTERS], strict=True)
+    yield app
+    empty_tables(app.extensions["engine"])
+
+
+@pytest.fixture
+def worker(database_url, redis_process):
+    """`rq worker` as production runs it (a work horse forked per job, the scheduler for
+    retries), on the test's database and Redis; a claim is stale after one second."""
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_process.url, "SANDBOX": "1",
+           "JOBS_INLINE": "0", "DELIVERY_CLAIM_LEASE_S": "1", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rq.cli", "worker", "-w", "workers.runtime.AppWorker", "--with-scheduler",
+         "--url", redis_process.url, "high", "default", "low"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Its first child is the scheduler; a child forked after it is a work horse.
+    process.scheduler = eventually(lambda: psutil.Process(process.pid).children(), timeout=30)
+    yield process
+    family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    for member in family:
+        if member.is_running():
+            member.kill()
+
+
+def eventually(check, timeout: float = 40.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {check.__doc__}")
+
+
+def statuses(app, openid: str) -> list[str]:
+    with app.extensions["db"]() as s:
+        query = select(OutboundMessage.status).where(OutboundMessage.openid == openid)
+        return list(s.scalars(query.order_by(OutboundMessage.id)))
+
+
+def test_a_horse_killed_in_the_middle_of_a_delivery_never_sends_it_twice(app, clock, worker):
+    """The customer-service message reached bob, then the horse died before it could say so: rq
+    retries the job, which finds the claim of a dead run and marks it unconfirmed instead of
+    sending it again; the next message to bob goes out as usual."""
+    with app.extensions["db"]() as s:
+        s.add(Account(**SAMPLE))
+        s.commit()
+        account = s.scalar(select(Account))
+    world = SandboxWeChat(app.extensions["redis"], clock)
+    world.register_account(SAMPLE["appid"], SAMPLE["secret"], "service", True, SAMPLE["original_id"])
+    alice, bob = (Phone(poster(app), account, sandbox_openid("hq", name), "plain", world, clock)
+                  for name in ("alice", "bob"))
+    bob.text("在吗")                                 # bob's window opens (WECHAT-PLATFORM.md §4.7)
+    world.hang_next(CUSTOM_SEND, 60)
+    alice.text("告诉 bob 晚上七点开会")
+
+    def shown():
+        """WeChat showed bob the message"""
+        return custom_texts(world, bob) == ["晚上七点开会"]
+    eventually(shown)
+    horses = [p for p in psutil.Process(worker.pid).children() if p not in worker.scheduler]
+    assert len(horses) == 1
+    horses[0].kill()
+
+    def settled():
+        """the retried job found the dead claim"""
+        return statuses(app, bob.openid) == ["unconfirmed"]
+    eventually(settled)
+    alice.text("告诉 bob 改到八点")
+
+    def second():
+        """the next message reached bob"""
+        return statuses(app, bob.openid) == ["unconfirmed", "sent"]
+    eventually(second)
+    assert custom_texts(world, bob) == ["晚上七点开会", "改到八点"]
+
+
+BIRTHDAY_RULES = """
+levels:
+  tiers:
+    - {code: registered, name: 注册会员, growth: 0}
+expiry: {policy: none}
+rules:
+  - {id: birthday, trigger: birthday, title: 生日礼, points: 200, growth: 20, frequency: {count: 1, per: year}}
+"""
+
+
+@contextmanager
+def holding_up(app, member_id: int):
+    """The job is held up on `member_id`: PostgreSQL locks that member's row; SQLite, whose
+    locks are database-wide, holds its write lock."""
+    with app.extensions["engine"].connect() as conn, conn.begin() as transaction:   # SQLite: BEGIN IMMEDIATE
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT id FROM member WHERE id = :id FOR UPDATE"), {"id": member_id})
+        yield
+        transaction.rollback()
+
+
+def test_a_horse_killed_in_the_middle_of_the_birthdays_pays_each_member_once(app, clock, worker):
+    """The day's birthday job dies while it is held up on the second member; rq runs it again
+    and every member is paid once (the award's key carries the year), the first one too."""
+    with points.transaction(app) as book:
+        load(book.db, parse(BIRTHDAY_RULES))
+    today = datetime.now(timezone.utc).astimezone(CST).date()
+    with app.extensions["db"]() as s:
+        s.add(Account(**SAMPLE))
+        s.flush()
+        born = [Member(phone=f"1390000000{n}", level="registered", birthday=today.replace(year=1990))
+                for n in range(3)]
+        s.add_all(born)
+        s.commit()
+        ids = [m.id for m in born]
+    with holding_up(app, ids[1]):
+        app.extensions["jobs"].submit(JobSpec("workers.points.award_birthdays", (), "low", retry=(1,)))
+        horse = eventually(lambda: [p for p in psutil.Process(worker.pid).children() if p not in worker.scheduler])
+        time.sleep(1.0)                       # the horse is inside the job, waiting on the lock
+        horse[0].kill()
+
+    def paid():
+        """every member was paid"""
+        with app.extensions["db"]() as s:
+            return s.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.ledger == "points")) == 3
+    eventually(paid)
+    time.sleep(1.5)                           # a second retry, if rq made one, would have run by now
+    with app.extensions["db"]() as s:
+        for member_id in ids:
+            assert s.get(Member, member_id).points == 200
+            assert s.scalar(select(func.sum(LedgerEntry.delta)).where(
+                LedgerEntry.member_id == member_id, LedgerEntry.ledger == "points")) == 200
