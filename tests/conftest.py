@@ -29,6 +29,7 @@ from handlers.subscribe import BIND_OFFER
 from models import Account, Base, Integration, Member
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
+from tests.fault_support import RedisProcess
 from outbound_support import relay_router
 from points_support import PHONE, RULES, SECRET, signed_post
 
@@ -81,6 +82,16 @@ def redis():
         pytest.exit(f"TEST_REDIS_URL {REDIS_URL} is unreachable: {exc}", returncode=3)
     yield client
     client.flushdb()
+
+
+@pytest.fixture
+def redis_process(tmp_path):
+    """A redis-server of the test's own, to stop and start again (tests/fault_support.py)."""
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -14,21 +14,12 @@ from bot.sandbox.state import SandboxWeChat
 from handlers.common import FALLBACK
 from models import Account, Event, Fan
 from tests.conftest import SAMPLE, empty_tables, poster
-from tests.fault_support import RedisProcess, cancel_next
+from tests.fault_support import cancel_next
 
 
 def rows(app, model, *where) -> int:
     with app.extensions["db"]() as s:
         return s.scalar(select(func.count()).select_from(model).where(*where))
-
-
-@pytest.fixture
-def redis_process(tmp_path):
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    if server.process.poll() is None:
-        server.stop()
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from bot.sandbox.phone import Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
 from models import Account, LedgerEntry, Member, OutboundMessage
 from tests.conftest import SAMPLE, empty_tables, poster
-from tests.fault_support import RedisProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,15 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def clock():
     """The worker reads the real clock: the pushes happen at real time too (windows line up)."""
     return FrozenClock(datetime.now(timezone.utc))
-
-
-@pytest.fixture
-def redis_process(tmp_path):
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    if server.process.poll() is None:
-        server.stop()
 
 
 @pytest.fixture
