@@ -127,8 +127,10 @@ def ask(ctx):
             return f"您已在排队，前面还有 {ahead} 位，请稍候。{LEAVE_QUEUE}"
         return f"客服繁忙，您前面还有 {ahead} 位，请稍候。接通前发送的消息会一并转给客服。{LEAVE_QUEUE}"
     relay.relay_backlog(ctx.db, conversation, relay.out_for(ctx))
-    store = ctx.db.get(Store, agent.store_id)
-    who = f"{store.name if store else ''}的客服{agent.name}"
+    # The store is named only when it is the fan's own: the default agent (or a full store's
+    # stand-in) belongs to a store the fan may never have heard of.
+    store = ctx.db.get(Store, agent.store_id) if agent.store_id == ctx.fan.store_id else None
+    who = f"{store.name}的客服{agent.name}" if store else f"客服{agent.name}"
     if opened.existing:
         answer = f"您正在与{who}对话，请直接发送您的问题。回复“结束”可结束会话。"
     else:
