@@ -44,6 +44,8 @@ RATING = re.compile(r"([1-5])\s*(分|星)?")
 LEAVE_QUEUE = "回复“取消”退出排队。"
 LEAVE_WORDS = frozenset({"取消", "退出"}) | END_WORDS       # what takes a waiting fan out of the queue
 WAITING_NOTE = f"已收到，客服接入后会第一时间看到您的消息，请稍候。{LEAVE_QUEUE}"
+NO_CONVERSATION = "您当前没有会话。有顾客回复“人工”时，新会话会直接发给您。"
+NO_CONVERSATION_OFF_SHIFT = "您当前没有会话，也不在班。回复“上班”开始接待新会话。"
 UNSUPPORTED = "暂时只能转达文字、图片和语音，请换一种方式发送。"
 THANKS = "感谢您的评价！"
 KF_ANSWER = "这是微信客服模式的会话，请在客服工具中回复。"
@@ -168,13 +170,19 @@ def pick_first(ctx, mine) -> str:
     return "请先选择会话：回复“切换 N”。\n" + listing_lines(ctx, mine, None)
 
 
+def no_conversation(ctx, staff) -> str:
+    """None open: on shift, the next one comes by itself; off shift, how to start taking them."""
+    state = ctx.db.get(AgentState, staff.id)
+    return NO_CONVERSATION if state is not None and state.on_shift else NO_CONVERSATION_OFF_SHIFT
+
+
 def with_current(command):
     """Commands about the current conversation: say how to choose one when there is none."""
     def run(ctx, staff, *args):
         mine = open_conversations(ctx.db, staff)
         conversation = relay.current(ctx.db, staff, mine)
         if conversation is None:
-            return pick_first(ctx, mine) if mine else "您当前没有会话。"
+            return pick_first(ctx, mine) if mine else no_conversation(ctx, staff)
         return command(ctx, staff, conversation, *args)
     return run
 
@@ -196,7 +204,7 @@ def shift_off(ctx, staff):
 def listing(ctx, staff):
     mine = open_conversations(ctx.db, staff)
     if not mine:
-        return "您当前没有会话。"
+        return no_conversation(ctx, staff)
     return listing_lines(ctx, mine, staff) + "\n回复“切换 N”选择会话。"
 
 

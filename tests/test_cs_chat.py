@@ -7,7 +7,7 @@ from test_cs_chat_support import org, pieces, send_image, send_voice  # noqa: F4
 from sqlalchemy import update
 
 from handlers.common import FALLBACK
-from handlers.cs import AGENT_HELP, UNSUPPORTED, WAITING_NOTE
+from handlers.cs import AGENT_HELP, NO_CONVERSATION, UNSUPPORTED, WAITING_NOTE
 from handlers.me import FAN_HELP
 from menus.definition import MenuKey
 from models import AgentState
@@ -128,7 +128,7 @@ def test_transfer_hands_the_fan_and_the_unread_to_another_agent(org, jobs):
     jobs.run_all()
     assert org.texts(wang)[-1] == f"{tag}谢谢"
     assert not any("谢谢" in t for t in org.texts(zhang))
-    assert zhang.text("列表") == "您当前没有会话。"
+    assert zhang.text("列表") == NO_CONVERSATION
 
 
 def test_a_transfer_to_nobody_is_refused_and_the_message_is_not_sent(org, jobs):
@@ -225,7 +225,7 @@ def test_an_agent_without_conversations_uses_the_bot_like_any_member(org, jobs):
     assert zhang.text("帮助").startswith(AGENT_HELP)
     assert zhang.text("我的").startswith("手机：")
     assert zhang.text("随便说说") == FALLBACK
-    assert zhang.text("结束") == "您当前没有会话。"
+    assert zhang.text("结束") == NO_CONVERSATION
     assert zhang.click(MenuKey.CONTACT_AGENT).startswith("您是客服")
 
 

@@ -206,7 +206,7 @@ def transfer(db: Session, conversation: Conversation, target: str, now: datetime
     conversation = locked(db, conversation.id)
     target = (target or "").strip()
     if conversation is None or conversation.status != ASSIGNED:
-        return "这个会话已经结束，无法转接。"
+        return "这个会话已经结束，无法转接。回复“列表”查看您还在进行的会话。"
     if conversation.mode == KF:
         return "微信客服模式的会话请在客服工具中转接。"
     if not target:
