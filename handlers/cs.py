@@ -227,7 +227,9 @@ def switch(ctx, staff, which: str):
     by_id = next((c for c in mine if c.id == number), None)
     chosen = by_id if which.startswith("#") or not 1 <= number <= len(mine) else mine[number - 1]
     if chosen is None:
-        return f"没有找到会话 {which}。" + (f"\n{listing_lines(ctx, mine, staff)}" if mine else "")
+        if not mine:
+            return f"没有找到会话 {which}。" + no_conversation(ctx, staff)
+        return f"没有找到会话 {which}，请回复“切换 N”选择下面的一个：\n{listing_lines(ctx, mine, staff)}"
     relay.choose(ctx.db, staff, chosen, ctx.now)
     lines = relay.tail(ctx.db, chosen.id)
     return f"已切换到【{label(ctx.db, chosen)}】\n" + "\n".join(lines or ["（还没有消息）"])
