@@ -14,7 +14,7 @@ from bot.phones import mask_phone, normalize
 from bot.points import rules_file
 from bot.points.engine import NotEnoughPoints, adjust, fire
 from bot.points.import_purchases import import_purchases
-from bot.points.policy import current_policy, load
+from bot.points.policy import current_policy, load, renamed_rules
 from bot.points import stages
 from bot.points.summary import expiring, history, line, waiting_lines
 from models import Integration, Member, MemberStage, PointsRule
@@ -28,7 +28,8 @@ def points_cli():
 @points_cli.command("load", help="Validate a rules file and make it the one in force.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--check", is_flag=True, help="Only validate; change nothing.")
-def points_load(path: Path, check: bool):
+@click.option("--yes", is_flag=True, help="Load even if a retired rule and an added rule share a trigger.")
+def points_load(path: Path, check: bool, yes: bool):
     try:
         parsed = rules_file.parse(path.read_text(encoding="utf-8"))
     except rules_file.RulesError as exc:
@@ -38,6 +39,15 @@ def points_load(path: Path, check: bool):
     if check:
         click.echo(f"{path} is valid: {len(parsed['rules'])} rules")
         return
+    with current_app.extensions["db"]() as db:
+        renamed = renamed_rules(db, parsed)
+    for retired, added, trigger in renamed:
+        click.echo(f"warning: rule {retired} is retired and {added} is added, both on trigger {trigger}: "
+                   f"members who got {retired} today (or this week, month...) get {added} again, "
+                   "its frequency counts from zero", err=True)
+    if renamed and not yes:
+        raise click.ClickException("nothing changed; keep the old rule id to rename a rule, "
+                                   "or run again with --yes to load it as it is")
     with points.transaction(current_app) as book:
         report = load(book.db, parsed)
     for what, names in (("added", report.added), ("new version", report.changed),
