@@ -188,6 +188,18 @@ def test_a_bad_roster_row_is_reported_by_line_and_nothing_is_written(cli, csv_fi
     assert roster(db) == []
 
 
+def test_a_roster_row_with_several_problems_reports_them_all(cli, csv_file, db, stores):
+    """Every problem of the row in one run, not the first one only."""
+    path = csv_file(plus(ROSTER, "1380000,,XX01,boss,two,maybe"))
+    result = cli("staff", "import", path)
+    assert result.exit_code != 0
+    assert (f"{path}:5: phone **** is not a mainland mobile number; name is empty or longer than 64 "
+            "characters; no store 'XX01' (import the stores first: stores import); unknown roles boss "
+            "(roles are guide, agent, manager); capacity 'two' is not a whole number from 0 to 10000; "
+            "default_agent 'maybe' is not true/false (1/0, yes/no, 是/否)") in result.output, result.output
+    assert "1 bad rows; nothing imported" in result.output and roster(db) == []
+
+
 def test_skip_bad_imports_the_good_roster_rows(cli, csv_file, db, stores):
     """--skip-bad reports the bad rows and imports the others."""
     path = csv_file(plus(ROSTER, "13800000009,丁,XX01,guide", "oops,戊,SH01,"))
