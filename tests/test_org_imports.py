@@ -389,3 +389,20 @@ def test_an_excel_bom_is_accepted(cli, csv_file, db, stores, policy, command, ta
     result = cli(*command, csv_file(table, "bom.csv", encoding="utf-8-sig"))
     assert result.exit_code == 0, result.output
     assert "0 bad rows skipped" in result.output
+
+
+def test_lists_line_up_by_display_width_and_cut_no_name(cli, csv_file, db):
+    """A Chinese character takes two terminal columns: the column after a store or staff name
+    starts at the same display column on every line, and a long name is shown whole."""
+    from bot.commands.columns import width
+    long_name = "杭州西湖区文三路旗舰体验中心门店（新店）"                 # wider than any fixed column
+    cli("stores", "import", csv_file(("code,name,company", ["S1,西湖门店,east", f"LONG01,{long_name},east",
+                                                             "S2,Lake Store,east"]), "stores.csv"))
+    lines = cli("stores", "list").output.splitlines()
+    assert any(long_name in line for line in lines)
+    starts = {width(line[:line.index("company")]) for line in lines}
+    assert len(starts) == 1, lines
+    cli("staff", "import", csv_file(("phone,name,store,roles", ["13800000001,欧阳娜娜,S1,guide",
+                                                                 "13800000002,Li,LONG01,agent"]), "staff.csv"))
+    rows = cli("staff", "list").output.splitlines()
+    assert len({width(line[:line.index("capacity")]) for line in rows}) == 1, rows

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from bot import points
+from bot.commands.columns import table
 from bot.phones import mask_phone, normalize
 from bot.points import rules_file
 from bot.points.engine import NotEnoughPoints, adjust, fire
@@ -198,8 +199,9 @@ def points_stages():
     defined = policy.spec.get("stages") or []
     if not defined:
         click.echo("no stages in the rules in force (see stages: in bot/points/rules.example.yaml)")
-    for stage in defined:
-        click.echo(f"{stage['code']:<14} {stage['name']:<8} {counts.get(stage['code'], 0)} members")
+    for row in table([[stage["code"], stage["name"], f"{counts.get(stage['code'], 0)} members"]
+                      for stage in defined]):
+        click.echo(row)
 
 
 @points_cli.command("run-daily", help="Run the scheduled points jobs now (birthdays, maturing, expiry, reminders, levels, stages).")
