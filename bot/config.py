@@ -36,6 +36,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "JOBS_INLINE": _flag(env.get("JOBS_INLINE"), None),   # None: decided below
         # Log lines of INFO reach the terminal too (else only instance/log/bot.log).
         "VERBOSE": _flag(env.get("VERBOSE"), False),
+        # Off in the embedded worker and cron children (bot/embedded.py): their terminal is
+        # instance/log/worker.log or cron.log, so a terminal handler would write each line twice.
+        "LOG_TERMINAL": _flag(env.get("LOG_TERMINAL"), True),
         # Staff posters' backgrounds, one per store: "<store code>.png" (or .jpg); else a default.
         "POSTER_DIR": env.get("POSTER_DIR") or str(instance / "posters"),
         # Customer service timeouts: an open conversation with no message for this long

@@ -40,7 +40,8 @@ class Children:
     def start(self) -> "Children":
         log_dir = self.instance / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        # Log records go to bot.log only; {role}.log keeps what is not a log record (bot/logs.py).
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "LOG_TERMINAL": "0"}
         # rq's cron fields are the scheduler's local time: China time, as in production (README).
         env.setdefault("TZ", "Asia/Shanghai")
         for role in self.roles:

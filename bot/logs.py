@@ -2,7 +2,10 @@
 
 A CLI command or the sandbox chat shows what the person asked for, not alembic's plugin set-up
 or a job's INFO lines; those are in instance/log/bot.log, and on the terminal too with VERBOSE=1
-(or `-v` where a command offers it). Tests keep Python's default handling (pytest captures it).
+(or `-v` where a command offers it). The embedded worker and cron children have no terminal
+handler: their stderr already is a file beside bot.log (worker.log, cron.log), which keeps only
+what is not a log record (a crash before logging is set up). Tests keep Python's default
+handling (pytest captures it).
 """
 import logging
 import sys
@@ -27,7 +30,7 @@ def configure_logging(app) -> None:
         file_handler.name = _FILE
         file_handler.setFormatter(logging.Formatter(FORMAT))
         root.addHandler(file_handler)
-    if _TERMINAL not in names:
+    if _TERMINAL not in names and app.config.get("LOG_TERMINAL", True):
         terminal = logging.StreamHandler(sys.stderr)
         terminal.name = _TERMINAL
         terminal.setFormatter(logging.Formatter(FORMAT))

@@ -7,7 +7,7 @@ router = Router("common")
 
 FALLBACK = "没太明白您的意思。请点击下方菜单选择服务，或回复“帮助”。"
 FALLBACK_NO_MENU = "没太明白您的意思。回复“帮助”查看可以做什么。"
-UNKNOWN_MENU = "这个功能还在准备中，请稍后再来。"
+UNKNOWN_MENU = "这个功能还在准备中，暂时用不了。回复“帮助”查看现在可以做什么。"
 @router.event("click")
 def unknown_menu(ctx, msg):
     """A menu key no feature handles yet still gets an answer."""

@@ -38,6 +38,8 @@ RATING = re.compile(r"([1-5])\s*(分|星)?")
 LEAVE_QUEUE = "回复“取消”退出排队。"
 LEAVE_WORDS = frozenset({"取消", "退出"}) | END_WORDS       # what takes a waiting fan out of the queue
 WAITING_NOTE = f"已收到，客服接入后会第一时间看到您的消息，请稍候。{LEAVE_QUEUE}"
+NO_CONVERSATION = "您当前没有会话。有顾客回复“人工”时，新会话会直接发给您。"
+NO_CONVERSATION_OFF_SHIFT = "您当前没有会话，也不在班。回复“上班”开始接待新会话。"
 UNSUPPORTED = "暂时只能转达文字、图片和语音，请换一种方式发送。"
 THANKS = "感谢您的评价！"
 KF_ANSWER = "这是微信客服模式的会话，请在客服工具中回复。"
@@ -110,8 +112,10 @@ def ask(ctx):
             return f"您已在排队，前面还有 {ahead} 位，请稍候。{LEAVE_QUEUE}"
         return f"客服繁忙，您前面还有 {ahead} 位，请稍候。接通前发送的消息会一并转给客服。{LEAVE_QUEUE}"
     relay.relay_backlog(ctx.db, conversation, ctx.tell)
-    store = ctx.db.get(Store, agent.store_id)
-    who = f"{store.name if store else ''}的客服{agent.name}"
+    # The store is named only when it is the fan's own: the default agent (or a full store's
+    # stand-in) belongs to a store the fan may never have heard of.
+    store = ctx.db.get(Store, agent.store_id) if agent.store_id == ctx.fan.store_id else None
+    who = f"{store.name}的客服{agent.name}" if store else f"客服{agent.name}"
     if opened.existing:
         answer = f"您正在与{who}对话，请直接发送您的问题。回复“结束”可结束会话。"
     else:

@@ -15,7 +15,8 @@ from bot.cs.lifecycle import assign_waiting, close_conversation, transfer
 from bot.cs.profile import profile
 from bot.dispatch import PASS, Router, text_of
 from bot.protocol import PERSON_MESSAGES, kind
-from handlers.cs import AGENT_HELP, KF_ANSWER, UNSUPPORTED, agent_of, body
+from handlers.cs import (AGENT_HELP, KF_ANSWER, NO_CONVERSATION, NO_CONVERSATION_OFF_SHIFT, UNSUPPORTED,
+                         agent_of, body)
 from menus.definition import MenuKey
 from models import AgentState, Fan, Staff
 from models.cs import KF
@@ -66,13 +67,19 @@ def pick_first(ctx, mine) -> str:
     return "请先选择会话：回复“切换 N”。\n" + listing_lines(ctx, mine, None)
 
 
+def no_conversation(ctx, staff) -> str:
+    """None open: on shift, the next one comes by itself; off shift, how to start taking them."""
+    state = ctx.db.get(AgentState, staff.id)
+    return NO_CONVERSATION if state is not None and state.on_shift else NO_CONVERSATION_OFF_SHIFT
+
+
 def with_current(run_on):
     """Commands about the current conversation: say how to choose one when there is none."""
     def run(ctx, staff, *args):
         mine = open_conversations(ctx.db, staff)
         conversation = relay.current(ctx.db, staff, mine)
         if conversation is None:
-            return pick_first(ctx, mine) if mine else "您当前没有会话。"
+            return pick_first(ctx, mine) if mine else no_conversation(ctx, staff)
         return run_on(ctx, staff, conversation, *args)
     return run
 
@@ -94,7 +101,7 @@ def shift_off(ctx, staff):
 def listing(ctx, staff):
     mine = open_conversations(ctx.db, staff)
     if not mine:
-        return "您当前没有会话。"
+        return no_conversation(ctx, staff)
     return listing_lines(ctx, mine, staff) + "\n回复“切换 N”选择会话。"
 
 
@@ -117,7 +124,9 @@ def switch(ctx, staff, which: str):
     by_id = next((c for c in mine if c.id == number), None)
     chosen = by_id if which.startswith("#") or not 1 <= number <= len(mine) else mine[number - 1]
     if chosen is None:
-        return f"没有找到会话 {which}。" + (f"\n{listing_lines(ctx, mine, staff)}" if mine else "")
+        if not mine:
+            return f"没有找到会话 {which}。" + no_conversation(ctx, staff)
+        return f"没有找到会话 {which}，请回复“切换 N”选择下面的一个：\n{listing_lines(ctx, mine, staff)}"
     relay.choose(ctx.db, staff, chosen, ctx.now)
     lines = relay.tail(ctx.db, chosen.id)
     return f"已切换到【{label(ctx.db, chosen)}】\n" + "\n".join(lines or ["（还没有消息）"])

@@ -73,9 +73,9 @@ def sign_in(ctx, msg):
     awards = fire(book, member.id, "sign_in", "sign_in", today)
     tell_members(book, ctx)
     if not awards:
-        return "签到活动暂未开放。"
+        return "签到活动暂未开放。回复“积分”查看您的积分，或回复“帮助”查看其他服务。"
     if any(a in book.decided and (a.points or a.growth) for a in awards):
         return None       # the notice of what they got is the answer
     if any(a.status == OUTRANKED for a in awards):
-        return "今天已经获得了更高的奖励，签到不再另计。"
+        return "今天已经获得了更高的奖励，签到不再另计，明天再来签到。"
     return "今天已经签到过了，明天再来。"

@@ -8,16 +8,12 @@
 WeChat's re-deliveries of one push never reach this handler twice: the webhook dedupes them by
 MsgId, or by sender + time + event + key for a click (bot/protocol.py fingerprint, §2).
 """
-from sqlalchemy import select
-
 from bot import keys
 from bot.binding.roles import active_staff
 from bot.claims import claim
 from bot.dispatch import Router
-from bot.qr.codes import QrUnavailable, check_account
+from bot.qr.codes import QrUnavailable, check_account, where_codes_are_made
 from menus.definition import MenuKey
-from models import Account
-from models.account import SERVICE
 
 router = Router("poster")
 
@@ -37,7 +33,7 @@ def poster(ctx, msg):
     try:
         check_account(ctx.account)
     except QrUnavailable:
-        return NO_QR + _where_instead(ctx)
+        return NO_QR + where_codes_are_made(ctx.db)
     if not claim(ctx.redis, keys.poster_lock(ctx.account.slug, staff.id), ctx.now, keys.POSTER_LOCK_TTL):
         return ALREADY
     # `high`: after a menu click the image must leave within WeChat's one-minute window (§4.7).
@@ -45,11 +41,3 @@ def poster(ctx, msg):
                 retry=(5, 15, 60))
     return MAKING
 
-
-def _where_instead(ctx) -> str:
-    """Where the staff member can get a poster: a verified service account of this deployment."""
-    service = ctx.db.scalars(select(Account).where(Account.type == SERVICE, Account.verified)
-                             .order_by(Account.id)).first()
-    if service is None:
-        return "请联系管理员。"
-    return f"请关注「{service.name or service.slug}」，用同一手机号绑定后在那里发送“海报”获取。"

@@ -38,11 +38,12 @@ def free_port() -> int:
 class Service:
     """`flask --app wsgi serve` (what `make run` starts), stopped by SIGTERM as CI does."""
 
-    def __init__(self, instance: Path, port: int):
+    def __init__(self, instance: Path, port: int, **env: str):
         self.port = port
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=embedded_env(instance), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            cwd=ROOT, env={**embedded_env(instance), **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -55,10 +55,17 @@ def test_two_phones_fan_asks_for_an_agent_the_agent_answers_the_fan_rates(tmp_pa
             expect(agent.locator(".msg.bot").last).to_contain_text("员工身份验证成功")
             say(agent, "上班")
             expect(agent.locator(".msg.bot").last).to_contain_text("已上班")
+            # Bound as staff, the agent's phone shows the staff menu: the conditional menu of his
+            # last-applied tag in the sandbox's menu state (§4.6), once the tag job has run.
+            expect(agent.locator(".menu > button", has_text="员工中心")).to_be_visible(timeout=30_000)
 
             fan.locator(".follow").click()
             expect(fan.locator(".msg.bot").last).to_contain_text("欢迎关注旅游集团")
-            say(fan, "人工")
+            # The fan's phone shows the fans' menu; tapping its CLICK button 联系客服 asks for a person.
+            expect(fan.locator(".menu > button", has_text="成为会员")).to_be_visible(timeout=15_000)
+            assert not fan.locator(".menu > button", has_text="员工中心").count()
+            fan.locator(".menu > button", has_text="联系客服").click()
+            expect(fan.locator(".msg.note").last).to_contain_text("点击菜单 联系客服")
             expect(fan.locator(".msg.bot").last).to_contain_text("已为您接通")
             say(fan, "我的订单还没出票")
             # Nobody on the agent's phone typed: the relay arrives as a customer-service message.

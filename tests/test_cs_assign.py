@@ -92,11 +92,11 @@ def test_transfer_to_an_agent_or_a_store_by_the_same_capacity_rules(team):
     team.fan("f2", "B").text("人工")                  # 赵六 is full: 王五 takes it
     assert team.agent_of("f2") == "王五"
 
-    assert zhao.text("转 王五").split(SEPARATOR)[-1] == "王五 已满（1/1），会话未转接。"
-    assert zhao.text("转 门店B") == "门店B 没有在班的客服，会话未转接。"
-    assert zhao.text("转 不存在的人") == "找不到叫“不存在的人”的客服或门店。"
+    assert zhao.text("转 王五").split(SEPARATOR)[-1] == "王五 已满（1/1），会话未转接，仍由您接待；可以转给其他客服或门店，例如：转 门店A。"
+    assert zhao.text("转 门店B") == "门店B 没有在班的客服，会话未转接，仍由您接待；可以转给其他客服或门店，例如：转 门店A。"
+    assert zhao.text("转 不存在的人") == "找不到叫“不存在的人”的客服或门店。请写客服姓名或门店名称，例如：转 张三。"
     team.people["李四"].text("下班")
-    assert zhao.text("转 李四") == "李四 现在不在班，会话未转接。"
+    assert zhao.text("转 李四") == "李四 现在不在班，会话未转接，仍由您接待；可以转给其他客服或门店，例如：转 门店A。"
     assert team.agent_of("f1") == "赵六"
 
     assert zhao.text("转 A") == f"已将会话 {label} 转给 张三。"    # a store by its code

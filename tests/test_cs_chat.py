@@ -7,7 +7,7 @@ from cs_support import pieces, send_image, send_voice
 from sqlalchemy import update
 
 from handlers.common import FALLBACK
-from handlers.cs import AGENT_HELP, UNSUPPORTED, WAITING_NOTE
+from handlers.cs import AGENT_HELP, NO_CONVERSATION, UNSUPPORTED, WAITING_NOTE
 from handlers.me import FAN_HELP
 from menus.definition import MenuKey
 from models import AgentState
@@ -58,11 +58,20 @@ def test_the_default_agent_when_the_store_agents_are_full(org, jobs):
     alice, bob = org.fan("alice", "门店A"), org.fan("bob", "门店A")
 
     assert alice.text("人工") == CONNECTED.format("门店A的客服张三")
-    assert bob.click(MenuKey.CONTACT_AGENT) == CONNECTED.format("总部的客服赵六")
+    assert bob.click(MenuKey.CONTACT_AGENT) == CONNECTED.format("客服赵六")     # not bob's store: not named
     bob.text("在吗？")
     jobs.run_all()
     assert org.texts(zhao)[-1] == f"{org.tag(bob)}在吗？"
     assert not any("在吗" in t for t in org.texts(zhang))
+
+
+def test_a_fan_with_no_store_is_not_told_the_default_agents_store(org, jobs):
+    """A fan who followed without a store code meets the default agent by name only: "西湖门店的
+    客服小王" would name a store the fan does not belong to."""
+    org.agent("赵六", "总部", default=True)
+    dave = org.fan("dave", None)
+    assert dave.text("人工") == CONNECTED.format("客服赵六")
+    assert dave.text("人工") == "您正在与客服赵六对话，请直接发送您的问题。回复“结束”可结束会话。"
 
 
 def test_the_queue_then_assignment_when_a_conversation_is_closed_by_jieshu(org, jobs):
@@ -119,7 +128,7 @@ def test_transfer_hands_the_fan_and_the_unread_to_another_agent(org, jobs):
     jobs.run_all()
     assert org.texts(wang)[-1] == f"{tag}谢谢"
     assert not any("谢谢" in t for t in org.texts(zhang))
-    assert zhang.text("列表") == "您当前没有会话。"
+    assert zhang.text("列表") == NO_CONVERSATION
 
 
 def test_a_transfer_to_nobody_is_refused_and_the_message_is_not_sent(org, jobs):
@@ -216,7 +225,7 @@ def test_an_agent_without_conversations_uses_the_bot_like_any_member(org, jobs):
     assert zhang.text("帮助").startswith(AGENT_HELP)
     assert zhang.text("我的").startswith("手机：")
     assert zhang.text("随便说说") == FALLBACK
-    assert zhang.text("结束") == "您当前没有会话。"
+    assert zhang.text("结束") == NO_CONVERSATION
     assert zhang.click(MenuKey.CONTACT_AGENT).startswith("您是客服")
 
 

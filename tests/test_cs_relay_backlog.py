@@ -3,7 +3,7 @@ written while waiting in the queue, or to an agent who never answered and lost t
 to another. The fan's messages are never sent twice, to anyone."""
 from cs_support import pieces
 
-from handlers.cs import WAITING_NOTE
+from handlers.cs import NO_CONVERSATION, WAITING_NOTE
 from tests.conftest import later
 
 
@@ -55,7 +55,7 @@ def test_a_reassigned_conversation_brings_the_new_agent_what_the_old_one_never_r
 
     assert [t for t in org.texts(li) if t.startswith(tag)] == [f"{tag}有人吗", f"{tag}还在吗"]
     assert [t for t in org.texts(zhang) if t.startswith(tag)] == [f"{tag}有人吗"]
-    assert zhang.text("列表") == "您当前没有会话。"
+    assert zhang.text("列表") == NO_CONVERSATION
 
 
 def test_after_the_queue_hands_a_fan_over_in_a_job_the_backlog_follows_at_once(org, jobs, clock, app):

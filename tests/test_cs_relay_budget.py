@@ -7,6 +7,7 @@ message arrives once, in order."""
 import pytest
 from cs_support import CUSTOM_SEND, pieces, send_image
 
+from handlers.cs import NO_CONVERSATION
 from tests.conftest import later
 
 LONG = "长" * 400          # 1 200 bytes: two never share one message (the limit is 2048)
@@ -18,7 +19,7 @@ def setup(org, clock, jobs):
     zhang = org.agent("张三", "门店A")
     alice = org.fan("alice", "门店A")
     later(clock, minutes=2)
-    assert zhang.text("列表") == "您当前没有会话。"        # his 5-per-48-h window starts now
+    assert zhang.text("列表") == NO_CONVERSATION        # his 5-per-48-h window starts now
     alice.text("人工")
     jobs.run_all()
     assert any("新会话" in t for t in org.texts(zhang))

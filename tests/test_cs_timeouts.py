@@ -81,7 +81,7 @@ def test_an_idle_conversation_closes_with_a_note_to_both_sides(team):
     team.sweep()
     c = team.conversation("f1")
     assert (c.status, c.closed_by) == ("closed", "idle")
-    assert "会话已超过 30 分钟没有新消息，已自动结束。\n请为本次服务打分，回复 1-5" in team.texts("f1")
+    assert "会话已超过 30 分钟没有新消息，已自动结束。需要时请再回复“人工”。\n请为本次服务打分，回复 1-5" in team.texts("f1")
     assert f"会话 #{c.id} 粉丝#{c.fan_id} · 门店A 长时间没有新消息，已自动结束。" in team.texts("张三")
     before = (team.texts("f1"), team.texts("张三"))
     team.sweep()

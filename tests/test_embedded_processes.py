@@ -19,10 +19,12 @@ def menus_match(instance) -> bool:
 
 
 def test_menus_pushed_from_a_command_are_live_within_15_s_and_survive_a_restart(tmp_path):
+    """With VERBOSE=1 too (INFO on the terminal), each of the worker's log lines is written once:
+    in bot.log, not again in worker.log, the children's terminal."""
     instance = tmp_path / "instance"
     flask(instance, "db", "upgrade")
     flask(instance, "demo")
-    service = Service(instance, free_port())
+    service = Service(instance, free_port(), VERBOSE="1")
     try:
         assert len(children_of(service.process.pid)) == 2          # the worker and the cron scheduler
         assert "queued for WeChat" in flask(instance, "menus", "push", "--account", "demo")
@@ -34,6 +36,9 @@ def test_menus_pushed_from_a_command_are_live_within_15_s_and_survive_a_restart(
     assert wait_for(lambda: not any(children_of(pid) or _alive(pid) for pid in workers), timeout=15)
     assert wait_for(lambda: not local_redis.running(instance / "redis"), timeout=15)
     assert menus_match(instance)         # the sandbox's WeChat state came back from instance/redis/
+    logs = "".join(path.read_text(encoding="utf-8") for path in sorted((instance / "log").glob("*.log")))
+    for line in ("workers.menus menus pushed account=demo", "Successfully completed workers.menus.push_menu"):
+        assert logs.count(line) == 1, line
 
 
 def test_a_job_queued_while_nothing_runs_is_run_when_the_service_starts(tmp_path):

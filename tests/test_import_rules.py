@@ -77,3 +77,21 @@ def test_no_import_cycle_between_first_party_modules():
         if name not in state:
             visit(name, [name])
     assert cycles == []
+
+
+def test_the_app_imports_no_test_only_package():
+    """fakeredis and the test tools are in requirements-dev.txt only: production installs
+    requirements.txt, so no module the app runs may import them."""
+    test_only = {"fakeredis", "pytest", "hypothesis", "playwright"}
+    offences = []
+    for package in ("bot", "handlers", "menus", "workers", "h5", "models"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for line, name in imported_modules(path):
+                if name.split(".")[0] in test_only:
+                    offences.append(f"{path.relative_to(ROOT).as_posix()}:{line} imports {name}")
+    offences += [f"wsgi.py:{line} imports {name}" for line, name in imported_modules(ROOT / "wsgi.py")
+                 if name.split(".")[0] in test_only]
+    assert offences == []
+    runtime = (ROOT / "requirements.txt").read_text(encoding="utf-8").lower()
+    assert not any(line.split("[")[0].split("=")[0].strip() in test_only
+                   for line in runtime.splitlines() if line and not line.startswith("#"))

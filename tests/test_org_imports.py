@@ -188,6 +188,18 @@ def test_a_bad_roster_row_is_reported_by_line_and_nothing_is_written(cli, csv_fi
     assert roster(db) == []
 
 
+def test_a_roster_row_with_several_problems_reports_them_all(cli, csv_file, db, stores):
+    """Every problem of the row in one run, not the first one only."""
+    path = csv_file(plus(ROSTER, "1380000,,XX01,boss,two,maybe"))
+    result = cli("staff", "import", path)
+    assert result.exit_code != 0
+    assert (f"{path}:5: phone **** is not a mainland mobile number; name is empty or longer than 64 "
+            "characters; no store 'XX01' (import the stores first: stores import); unknown roles boss "
+            "(roles are guide, agent, manager); capacity 'two' is not a whole number from 0 to 10000; "
+            "default_agent 'maybe' is not true/false (1/0, yes/no, 是/否)") in result.output, result.output
+    assert "1 bad rows; nothing imported" in result.output and roster(db) == []
+
+
 def test_skip_bad_imports_the_good_roster_rows(cli, csv_file, db, stores):
     """--skip-bad reports the bad rows and imports the others."""
     path = csv_file(plus(ROSTER, "13800000009,丁,XX01,guide", "oops,戊,SH01,"))
@@ -377,3 +389,20 @@ def test_an_excel_bom_is_accepted(cli, csv_file, db, stores, policy, command, ta
     result = cli(*command, csv_file(table, "bom.csv", encoding="utf-8-sig"))
     assert result.exit_code == 0, result.output
     assert "0 bad rows skipped" in result.output
+
+
+def test_lists_line_up_by_display_width_and_cut_no_name(cli, csv_file, db):
+    """A Chinese character takes two terminal columns: the column after a store or staff name
+    starts at the same display column on every line, and a long name is shown whole."""
+    from bot.commands.columns import width
+    long_name = "杭州西湖区文三路旗舰体验中心门店（新店）"                 # wider than any fixed column
+    cli("stores", "import", csv_file(("code,name,company", ["S1,西湖门店,east", f"LONG01,{long_name},east",
+                                                             "S2,Lake Store,east"]), "stores.csv"))
+    lines = cli("stores", "list").output.splitlines()
+    assert any(long_name in line for line in lines)
+    starts = {width(line[:line.index("company")]) for line in lines}
+    assert len(starts) == 1, lines
+    cli("staff", "import", csv_file(("phone,name,store,roles", ["13800000001,欧阳娜娜,S1,guide",
+                                                                 "13800000002,Li,LONG01,agent"]), "staff.csv"))
+    rows = cli("staff", "list").output.splitlines()
+    assert len({width(line[:line.index("capacity")]) for line in rows}) == 1, rows

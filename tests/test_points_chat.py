@@ -105,7 +105,7 @@ def test_a_new_member_sees_an_empty_account_and_the_way_up(wx, db):
     wx.follow()
     member_of(db, wx)
     assert wx.text("积分") == "当前积分：0\n会员等级：注册会员（成长值 0）\n再获得 100 成长值可升级为「铜牌会员」"
-    assert wx.text("积分明细") == "还没有积分记录。"
+    assert wx.text("积分明细") == "还没有积分记录。回复“帮助”看看怎样获得积分。"
 
 
 def test_积分_shows_balance_level_growth_to_go_next_expiry_and_the_last_five(app, wx, db, jobs, clock):

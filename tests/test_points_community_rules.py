@@ -176,5 +176,5 @@ def test_the_cli_shows_caps_pending_and_stages(app, do, db, clock, alice):
     assert "待生效 129 积分，12 月 16 日到账\n待生效 129 成长值，12 月 16 日生效\nstage: 未分组" in shown
     assert "stages: 1 members" in cli("run-daily").output
     assert cli("stages").output.splitlines() == [
-        "repeat         复购组      0 members", "first          首购组      1 members",
-        "sleeping       沉睡组      0 members", "lost           流失客户     0 members"]
+        "repeat    复购组    0 members", "first     首购组    1 members",      # by display width:
+        "sleeping  沉睡组    0 members", "lost      流失客户  0 members"]      # 流失客户 is 8 columns

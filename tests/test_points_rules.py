@@ -339,3 +339,26 @@ def test_integrations_add_list_disable(cli, db, app, clock):
     missing = cli("integrations", "disable", "nobody")
     assert missing.exit_code != 0 and "no integration nobody" in missing.output
     assert cli("integrations", "add", "Bad Name").exit_code != 0
+
+
+def test_a_renamed_rule_is_refused_without_yes_because_it_would_pay_again(cli, rules_file, db, member, app):
+    """A rule dropped while another on its trigger is added: the new id counts its frequency from
+    zero, so a member paid by sign-in today would be paid by the new rule too. `points load`
+    says so and changes nothing; --yes loads it."""
+    assert cli("points", "load", str(EXAMPLE)).exit_code == 0
+    dropped = cli("points", "load", rules_file(example(drop="survey"), name="dropped.yaml"))
+    assert dropped.exit_code == 0 and "warning" not in dropped.output     # only retired: no question
+    with points.transaction(app) as book:
+        fire(book, member.id, "sign_in", "sign_in", "2026-11-23")
+    renamed = EXAMPLE.read_text(encoding="utf-8").replace("  - id: sign-in\n", "  - id: daily-sign-in\n")
+    assert renamed != EXAMPLE.read_text(encoding="utf-8")
+    path = rules_file(renamed)
+    refused = cli("points", "load", path)
+    assert refused.exit_code == 1
+    assert ("warning: rule sign-in is retired and daily-sign-in is added, both on trigger sign_in: "
+            "members who got sign-in today") in refused.output
+    assert "run again with --yes" in refused.output and "nothing changed" in refused.output
+    assert ("sign-in", 1, True) in rows(db) and not any(code == "daily-sign-in" for code, _, _ in rows(db))
+    loaded = cli("points", "load", path, "--yes")
+    assert loaded.exit_code == 0, loaded.output
+    assert "added: daily-sign-in v1" in loaded.output and "retired: sign-in" in loaded.output

@@ -264,8 +264,8 @@ def test_accounts_without_parametric_codes_are_refused_without_a_call(cli, make_
     make_account(**{**SUB, **kind})
     result = cli("create", "--account", "sub", "--count", "5", "--out", str(tmp_path))
     assert result.exit_code == 1
-    state = f"{'verified' if kind['verified'] else 'unverified'} {kind['type']}"
-    assert (f"Error: account sub is a {state} account: parametric QR codes are for verified service accounts "
+    state = f"{'a verified' if kind['verified'] else 'an unverified'} {kind['type']}"
+    assert (f"Error: account sub is {state} account: parametric QR codes are for verified service accounts "
             "only (WeChat answers 48001 elsewhere)") in result.output
     assert world.calls() == [] and rows(db) == []
 

@@ -417,3 +417,18 @@ def test_a_role_tag_deleted_in_the_backend_comes_back_with_a_word_about_menus(ap
     assert result.exit_code == 0, result.output
     assert "its conditional menu matched the old id: run `flask --app wsgi menus push`" in result.output
     assert "tag 粉丝: +1 -0" in result.output and on_wechat(world, alice) == ["门店A", FAN_ROLE]
+
+
+def test_reconcile_reports_the_fans_it_skipped_and_why_instead_of_nothing_to_do(app, db, phone, world, jobs):
+    """A fan WeChat will not read the tags of (40003 invalid openid) is skipped: reconcile names
+    the fan and WeChat's answer, and does not claim WeChat agrees."""
+    alice, bob = following(phone, jobs, "alice", "bob")
+    world.fail_next(GETIDLIST, 40003)             # the first fan read, alice (fans in id order)
+    result = reconcile(app)
+    assert result.exit_code == 0, result.output
+    assert f"skipped fan {alice.openid}: WeChat answered 40003" in result.output
+    assert "nothing to do" not in result.output
+    assert result.output.splitlines()[-1].startswith(
+        "1 fans skipped (their tags could not be read; run reconcile again once WeChat answers for them); "
+        "1 following fans compared, all agree")
+    assert "nothing to do" in reconcile(app).output                # WeChat answers again: all read

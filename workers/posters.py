@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from bot import keys
 from bot.clock import CST
 from bot.qr import poster, staff_code
-from bot.qr.codes import QrUnavailable
+from bot.qr.codes import QrUnavailable, where_codes_are_made
 from bot.telling import Media
 from bot.wechat import WeChatError
 from models import Account, QrCode, Staff, Store
@@ -47,7 +47,9 @@ def send_poster(account_id: int, staff_id: int, openid: str) -> None:
             if account is not None and staff is not None and code is not None:   # else removed meanwhile
                 _send(job, account, staff, openid, code)
     except QrUnavailable:
-        _fail(account_id, staff_id, openid, "本公众号不能生成带参数二维码（仅认证服务号可以）")
+        with job_scope() as job:
+            instead = where_codes_are_made(job.db)
+        _fail(account_id, staff_id, openid, "本公众号不能生成带参数二维码（仅认证服务号可以）", instead)
     except WeChatError as exc:
         if exc.retryable and not last_attempt():
             raise                           # rq retries (5, 15, 60 s)
@@ -108,8 +110,9 @@ def _cached_media(job, key: str, fingerprint: str) -> str | None:
     return record["media_id"]
 
 
-def _fail(account_id: int, staff_id: int, openid: str, reason: str) -> None:
-    give_up(account_id, openid, FAILED.format(reason=reason), lambda slug: keys.poster_lock(slug, staff_id))
+def _fail(account_id: int, staff_id: int, openid: str, reason: str, instead: str = "") -> None:
+    give_up(account_id, openid, FAILED.format(reason=reason) + instead,
+            lambda slug: keys.poster_lock(slug, staff_id))
 
 
 def _tell(job, account: Account, staff_id: int, openid: str, reason: str) -> None:

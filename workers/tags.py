@@ -193,6 +193,7 @@ class Report:
     changes: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
     held: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)    # (openid, WeChat's answer)
     fans: int = 0
 
     @property
@@ -215,7 +216,7 @@ def reconcile(account_id: int, dry_run: bool = False) -> Report:
             except WeChatError as exc:
                 if exc.retryable:
                     raise
-                report.notes.append(f"fan {fan.openid} skipped: {exc}")
+                report.skipped.append((fan.openid, f"{exc.errcode} {exc.errmsg}"))
                 continue
             plans[fan] = plan = plan_fan([r.name for r in rows[fan.id]], fan.role_tag, current, resolve)
             if plan.role_error:

@@ -32,11 +32,13 @@ from models.cs import ASSIGNED, CLOSED, FROM_AGENT, FROM_SYSTEM, KF, RELAY, WAIT
 Tell = Callable[[Fan, str], None]     # ctx.tell, job.tell, Teller.tell
 RATE = "请为本次服务打分，回复 1-5"
 FAN_CLOSED = {"agent": "客服已结束本次会话，感谢您的咨询。", "fan": "您已结束本次会话。",
-              "idle": "会话长时间没有新消息，已自动结束。", "operator": "本次会话已结束。",
+              "idle": "会话长时间没有新消息，已自动结束。需要时请再回复“人工”。", "operator": "本次会话已结束。",
               "kf": "客服已结束本次会话，感谢您的咨询。"}
 AGENT_CLOSED = {"agent": "会话 {label} 已结束。", "fan": "顾客已结束会话 {label}。",
                 "idle": "会话 {label} 长时间没有新消息，已自动结束。", "operator": "会话 {label} 已由管理员结束。"}
 LEFT_QUEUE = "您已退出排队。需要时请再回复“人工”。"
+# A transfer that did not happen: the agent keeps the conversation and may name someone else.
+NOT_TRANSFERRED = "会话未转接，仍由您接待；可以转给其他客服或门店，例如：转 门店A。"
 
 
 @dataclass
@@ -207,7 +209,7 @@ def transfer(db: Session, conversation: Conversation, target: str, now: datetime
     conversation = locked(db, conversation.id)
     target = (target or "").strip()
     if conversation is None or conversation.status != ASSIGNED:
-        return "这个会话已经结束，无法转接。"
+        return "这个会话已经结束，无法转接。回复“列表”查看您还在进行的会话。"
     if conversation.mode == KF:
         return "微信客服模式的会话请在客服工具中转接。"
     if not target:
@@ -224,9 +226,9 @@ def transfer(db: Session, conversation: Conversation, target: str, now: datetime
             return "这个会话已经在您这里。"
         pick = pool.find(named[0].id)
         if pick is None:
-            return f"{target} 现在不在班，会话未转接。"
+            return f"{target} 现在不在班，{NOT_TRANSFERRED}"
         if not pick.free:
-            return f"{target} 已满（{pick.load}/{pick.staff.capacity}），会话未转接。"
+            return f"{target} 已满（{pick.load}/{pick.staff.capacity}），{NOT_TRANSFERRED}"
         why = f"transferred by {by} to agent {pick.staff.name}: on shift, {pick.load}/{pick.staff.capacity} open"
     elif store is not None:
         pick, why = pool.choose_in_store(store.id, exclude=frozenset({old.id}) if old else frozenset())
@@ -234,11 +236,11 @@ def transfer(db: Session, conversation: Conversation, target: str, now: datetime
             mine = [c.describe() for c in pool.candidates
                     if c.staff.store_id == store.id and (old is None or c.staff.id != old.id)]
             state = f"都已满（{'、'.join(mine)}）" if mine else "没有在班的客服"
-            return f"{store.name} {state}，会话未转接。"
+            return f"{store.name} {state}，{NOT_TRANSFERRED}"
         conversation.store_id = store.id
         why = f"transferred by {by} to {why}"
     else:
-        return f"找不到叫“{target}”的客服或门店。"
+        return f"找不到叫“{target}”的客服或门店。请写客服姓名或门店名称，例如：转 张三。"
     pool.take(conversation, pick, TRANSFERRED, why, now)
     if old is not None:
         refresh_current(db, old.id, closing=conversation.id)

@@ -78,7 +78,8 @@ def idle_close(db: Session, conversation: Conversation, now: datetime, limits: L
     if conversation.mode == KF and conversation.status == ASSIGNED:     # WeChat's to time out
         return False
     minutes = int(limits.idle.total_seconds() // 60)
-    note = (f"会话已超过 {minutes} 分钟没有新消息，已自动结束。" if conversation.status == ASSIGNED
+    note = (f"会话已超过 {minutes} 分钟没有新消息，已自动结束。需要时请再回复“人工”。"
+            if conversation.status == ASSIGNED
             else f"排队已超过 {minutes} 分钟，暂时没有客服接入，会话已结束。需要时请再回复“人工”。")
     close_conversation(db, conversation, now, "idle", tell, enqueue, note_to_fan=note)
     return True

@@ -6,6 +6,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from bot.commands.columns import table
 from bot.org.legacy import import_members
 from bot.org.roster import import_staff, import_stores
 from bot.phones import mask_phone
@@ -36,9 +37,9 @@ def stores_list():
                           .order_by(Company.code, Store.code)).all()
     if not rows:
         click.echo("no stores yet: flask --app wsgi stores import FILE.csv")
-    for store, company in rows:
-        click.echo(f"{store.code:<12} {store.name:<20} company {company.code} ({company.name}), "
-                   f"{staff.get(store.id, 0)} active staff")
+    for line in table([[store.code, store.name, f"company {company.code} ({company.name}), "
+                        f"{staff.get(store.id, 0)} active staff"] for store, company in rows]):
+        click.echo(line)
 
 
 @click.group("staff", help="The staff roster.", cls=AppGroup)
@@ -68,11 +69,11 @@ def staff_list(store_code: str | None):
         rows = db.execute(query).all()
     if not rows:
         click.echo("no staff yet: flask --app wsgi staff import roster.csv")
-    for person, code in rows:
-        click.echo(f"{mask_phone(person.phone)}  {person.name:<10} {code:<12} {person.roles or '-':<20} "
-                   f"capacity {person.capacity:<3} {'default ' if person.default_agent else ''}"
-                   f"{'active' if person.active else 'inactive'}"
-                   f"{', bound' if person.member_id is not None else ''}")
+    for line in table([[mask_phone(person.phone), person.name, code, person.roles or "-",
+                        f"capacity {person.capacity}",
+                        f"{'default ' if person.default_agent else ''}{'active' if person.active else 'inactive'}"
+                        f"{', bound' if person.member_id is not None else ''}"] for person, code in rows]):
+        click.echo(line)
 
 
 @click.group("members", help="Members brought in from the old CRM.", cls=AppGroup)

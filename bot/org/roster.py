@@ -153,25 +153,29 @@ def check_staff(app: Flask, path: Path) -> Roster:
 
 
 def _staff_row(number: int, values: dict, stores: dict[str, int]) -> tuple[StaffRow | None, str | None]:
+    """The row, or every problem it has at once (one fix-and-rerun per row, not per cell)."""
+    problems = []
     phone = normalize(values["phone"])
     if phone is None:
-        return None, f"phone {mask_phone(values['phone'])} is not a mainland mobile number"
+        problems.append(f"phone {mask_phone(values['phone'])} is not a mainland mobile number")
     name = cell(values, "name", 64)
     if name is None:
-        return None, "name is empty or longer than 64 characters"
+        problems.append("name is empty or longer than 64 characters")
     store_id = stores.get(values["store"])
     if store_id is None:
-        return None, f"no store {values['store']!r} (import the stores first: stores import)"
+        problems.append(f"no store {values['store']!r} (import the stores first: stores import)")
     given = {r.lower() for r in ROLE_SEPARATORS.split(values["roles"]) if r}
     if given - set(ROLES):
-        return None, f"unknown roles {', '.join(sorted(given - set(ROLES)))} (roles are {', '.join(ROLES)})"
+        problems.append(f"unknown roles {', '.join(sorted(given - set(ROLES)))} (roles are {', '.join(ROLES)})")
     capacity = values.get("capacity") or "0"
     if not WHOLE.match(capacity) or int(capacity) > MAX_CAPACITY:
-        return None, f"capacity {capacity!r} is not a whole number from 0 to {MAX_CAPACITY}"
+        problems.append(f"capacity {capacity!r} is not a whole number from 0 to {MAX_CAPACITY}")
     default_agent, active = flag(values.get("default_agent", ""), False), flag(values.get("active", ""), True)
     for column, value in (("default_agent", default_agent), ("active", active)):
         if value is None:
-            return None, f"{column} {values[column]!r} is not true/false (1/0, yes/no, 是/否)"
+            problems.append(f"{column} {values[column]!r} is not true/false (1/0, yes/no, 是/否)")
+    if problems:
+        return None, "; ".join(problems)
     return StaffRow(number, phone, name, store_id, ",".join(r for r in ROLES if r in given), int(capacity),
                     default_agent, active), None
 

@@ -10,11 +10,12 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from bot import points
+from bot.commands.columns import table
 from bot.phones import mask_phone, normalize
 from bot.points import rules_file
 from bot.points.engine import NotEnoughPoints, adjust, fire
 from bot.points.import_purchases import import_purchases
-from bot.points.policy import current_policy, load
+from bot.points.policy import current_policy, load, renamed_rules
 from bot.points import stages
 from bot.points.summary import expiring, history, line, waiting_lines
 from models import Integration, Member, MemberStage, PointsRule
@@ -28,7 +29,8 @@ def points_cli():
 @points_cli.command("load", help="Validate a rules file and make it the one in force.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--check", is_flag=True, help="Only validate; change nothing.")
-def points_load(path: Path, check: bool):
+@click.option("--yes", is_flag=True, help="Load even if a retired rule and an added rule share a trigger.")
+def points_load(path: Path, check: bool, yes: bool):
     try:
         parsed = rules_file.parse(path.read_text(encoding="utf-8"))
     except rules_file.RulesError as exc:
@@ -38,6 +40,15 @@ def points_load(path: Path, check: bool):
     if check:
         click.echo(f"{path} is valid: {len(parsed['rules'])} rules")
         return
+    with current_app.extensions["db"]() as db:
+        renamed = renamed_rules(db, parsed)
+    for retired, added, trigger in renamed:
+        click.echo(f"warning: rule {retired} is retired and {added} is added, both on trigger {trigger}: "
+                   f"members who got {retired} today (or this week, month...) get {added} again, "
+                   "its frequency counts from zero", err=True)
+    if renamed and not yes:
+        raise click.ClickException("nothing changed; keep the old rule id to rename a rule, "
+                                   "or run again with --yes to load it as it is")
     with points.transaction(current_app) as book:
         report = load(book.db, parsed)
     for what, names in (("added", report.added), ("new version", report.changed),
@@ -188,8 +199,9 @@ def points_stages():
     defined = policy.spec.get("stages") or []
     if not defined:
         click.echo("no stages in the rules in force (see stages: in bot/points/rules.example.yaml)")
-    for stage in defined:
-        click.echo(f"{stage['code']:<14} {stage['name']:<8} {counts.get(stage['code'], 0)} members")
+    for row in table([[stage["code"], stage["name"], f"{counts.get(stage['code'], 0)} members"]
+                      for stage in defined]):
+        click.echo(row)
 
 
 @points_cli.command("run-daily", help="Run the scheduled points jobs now (birthdays, maturing, expiry, reminders, levels, stages).")

@@ -140,6 +140,19 @@ class LoadReport:
     policy_changed: bool
 
 
+def renamed_rules(db: Session, parsed: dict) -> list[tuple[str, str, str]]:
+    """(retired code, added code, trigger) for each rule the file drops while it adds another on
+    the same trigger: frequency and idempotency count per rule id, so such a "renamed" rule
+    pays again for what the old one paid today. Custom rules are left out: each award names
+    its rule, nothing fires them on its own."""
+    in_force = {row.code: row.trigger for row in db.scalars(select(PointsRule).where(PointsRule.in_force))}
+    listed = {spec["id"] for spec in parsed["rules"]}
+    retired = [(code, trigger) for code, trigger in sorted(in_force.items()) if code not in listed]
+    added = [(spec["id"], spec["trigger"]) for spec in parsed["rules"] if spec["id"] not in in_force]
+    return [(old, new, trigger) for old, trigger in retired for new, new_trigger in added
+            if trigger == new_trigger and trigger != "custom"]
+
+
 def load(db: Session, parsed: dict) -> LoadReport:
     """Make a parsed rules file the one in force (in the caller's transaction)."""
     report = LoadReport([], [], [], [], False)

@@ -44,7 +44,7 @@ def waiting_lines(db: Session, member_id: int) -> list[str]:
 def details(book: Book, member: Member) -> str:
     entries = history(book.db, member.id, DETAIL)
     if not entries:
-        return "还没有积分记录。"
+        return "还没有积分记录。回复“帮助”看看怎样获得积分。"
     return "\n".join([f"积分明细（最近 {len(entries)} 条）："] + [line(e) for e in entries])
 
 

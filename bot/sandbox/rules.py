@@ -83,7 +83,7 @@ def _check_leaf(button: dict[str, Any], level: str) -> None:
              "article_view_limited": ("article_id",), "miniprogram": ("appid", "pagepath")}
     for field in needs.get(kind, ()):
         if not isinstance(button.get(field), str) or not button[field]:
-            raise ApiError(codes["type"], f"a {kind} button needs {field}")
+            raise ApiError(codes["type"], f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} button needs {field}")
 
 
 def _check_size(value: Any, max_bytes: int, errcode: int) -> None:

@@ -51,7 +51,15 @@ def tags_reconcile(slug: str, dry_run: bool):
         added, removed, moved = added + plus, removed + minus, moved + last
     held = ", ".join(f"{reason} {n}" for reason, n in sorted(report.held.items()))
     click.echo(f"held back (stay local): {held or 'none'}")
-    if report.total == 0:
+    for openid, why in report.skipped:
+        click.echo(f"skipped fan {openid}: WeChat answered {why}")
+    if report.skipped:
+        # Not "nothing to do": these fans' tags were never read, so nobody knows yet.
+        click.echo(f"{len(report.skipped)} fans skipped (their tags could not be read; run reconcile again "
+                   f"once WeChat answers for them); {report.fans} following fans compared, "
+                   + (f"+{added} -{removed}, role tags re-applied last {moved}" if report.total else "all agree")
+                   + (" (dry run: nothing changed)" if dry_run else ""))
+    elif report.total == 0:
         click.echo(f"nothing to do: WeChat agrees with our tags ({report.fans} following fans)")
     else:
         click.echo(f"total: +{added} -{removed}, role tags re-applied last {moved}, "
