@@ -132,6 +132,7 @@ def main(argv=None) -> int:
               f"{args.job_workers} rq worker(s) ({web.url})", flush=True)
         load = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
                                 env={**app_env(), "BENCH_DELAY_MS": str(delay)})
+        stack.callback(load.kill)           # an interrupted soak leaves no wrk behind
         samples = []
         started = time.monotonic()
         while load.poll() is None:
