@@ -38,6 +38,7 @@ class OutboundMessage(Base):
     channel: Mapped[str | None] = mapped_column(String(16))           # passive | custom
     # When a template notice last told this person that messages wait (one per batch).
     noticed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())    # when a job took it (SENDING)
+    # When a delivery run last took it up (SENDING while it calls WeChat); never: its job was lost.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[timestamp]
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

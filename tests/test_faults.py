@@ -6,14 +6,18 @@ from outbound_support import CUSTOM_SEND, custom_texts, run_due_retries, states
 from sqlalchemy import func, select
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisDown
 
 from bot import create_app
+from bot.jobs import committed
 from bot.pipeline import APOLOGY
 from bot.sandbox.phone import Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
+from bot.telling import Teller
 from handlers.common import FALLBACK
 from models import Account, Event, Fan
-from tests.conftest import SAMPLE, empty_tables, poster
+from tests.conftest import SAMPLE, Jobs, empty_tables, poster
+from workers.messaging import sweep_pending
 from tests.fault_support import cancel_next
 
 
@@ -54,6 +58,58 @@ def test_redis_down_and_back_during_pushes(app_on_redis_process, redis_process, 
     assert alice.deliver(push).content == FALLBACK                        # its third try
     assert alice.deliver(push).content == FALLBACK                        # a late retry: replayed
     assert rows(app, Event) == 2
+
+
+def test_redis_down_when_a_notice_is_queued_the_sweep_delivers_it_once(app_on_redis_process, redis_process,
+                                                                      clock):
+    """An operator's notice is committed while Redis is down: the command fails loudly (its
+    delivery job could not be queued) but the message is kept pending, not lost. Once Redis is
+    back, the sweep asks for the delivery the queue never had; bob gets it once, and a second
+    sweep finds nothing to ask for."""
+    app = app_on_redis_process
+    with app.extensions["db"]() as s:
+        s.add(Account(**SAMPLE))
+        s.commit()
+    world = SandboxWeChat(app.extensions["redis"], clock)
+    world.register_account(SAMPLE["appid"], SAMPLE["secret"], "service", True, SAMPLE["original_id"])
+    with app.extensions["db"]() as s:
+        account = s.scalar(select(Account))
+    bob = Phone(poster(app), account, sandbox_openid("hq", "bob"), "safe", world, clock)
+    assert bob.text("你好") == FALLBACK                      # bob's window is open
+
+    redis_process.stop()
+    with pytest.raises(RedisDown):
+        with committed(app) as (db, buffer):
+            Teller(db, buffer, clock.now()).tell((account.id, bob.openid), "明早八点集合")
+    redis_process.start()
+    assert states(app, bob) == [("pending", None)]
+
+    with app.app_context():
+        assert sweep_pending() == 0                            # within the grace: its job may still run
+        clock.advance(minutes=3)
+        assert sweep_pending() == 1
+    Jobs(app).run_all()
+    assert custom_texts(world, bob) == ["明早八点集合"]
+    assert states(app, bob) == [("sent", "custom")]
+    with app.app_context():
+        clock.advance(minutes=10)
+        assert sweep_pending() == 0
+
+
+def test_the_sweep_leaves_a_message_a_delivery_run_left_waiting(relay, phone, world, jobs, clock):
+    """bob never wrote, so no customer-service window is open: the delivery run leaves the
+    message for bob's next reply. The sweep does not ask WeChat again every few minutes;
+    bob's next message carries it."""
+    alice, bob = phone("alice"), phone("bob")
+    alice.text("告诉 bob 晚上七点开会")
+    jobs.run_all()
+    assert states(relay, bob) == [("pending", None)] and custom_texts(world, bob) == []
+    calls = len(world.calls(CUSTOM_SEND))
+    clock.advance(minutes=30)
+    with relay.app_context():
+        assert sweep_pending() == 0
+    assert jobs.run_all() == 0 and len(world.calls(CUSTOM_SEND)) == calls
+    assert "晚上七点开会" in bob.text("在吗")
 
 
 @pytest.fixture

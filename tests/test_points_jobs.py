@@ -11,6 +11,7 @@ from rq.utils import import_attribute
 from sqlalchemy import func, select
 
 import workers.cs
+import workers.messaging
 import workers.points
 from bot import points
 from bot.clock import CST, add_months
@@ -317,7 +318,8 @@ def test_a_refund_of_growth_earned_before_the_window_takes_nothing_from_growth_i
 
 def test_the_cron_schedule_runs_the_points_jobs_and_the_cs_sweep(app, db, account, redis, jobs, clock):
     """§6 on rq's scheduler: workers/schedule.py registers the six jobs of workers/points.py and
-    the customer-service sweep (every minute on `high`); each name resolves to that function.
+    the customer-service sweep (every minute on `high`) and the
+    delivery sweep (every five minutes); each name resolves to that function.
     rq's cron has no retry, so each points job is fired through run_retried, which queues it with
     rq's Retry; run as a worker would, the birthday one pays."""
     scheduler = CronScheduler(connection=redis)
@@ -333,9 +335,10 @@ def test_the_cron_schedule_runs_the_points_jobs_and_the_cs_sweep(app, db, accoun
         "workers.points.remind_expiring": ("low", "0 10 * * *", None),
         "workers.points.recalculate_levels": ("low", "30 3 * * *", None),
         "workers.cs.sweep": ("high", None, 60),
+        "workers.messaging.sweep_pending": ("default", None, 300),
     }
     for name in registered:
-        module = workers.cs if name.startswith("workers.cs.") else workers.points
+        module = {"cs": workers.cs, "messaging": workers.messaging}.get(name.split(".")[1], workers.points)
         assert import_attribute(name) is getattr(module, name.rsplit(".", 1)[1])
 
     load_rules(app, rules())

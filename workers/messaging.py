@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from bot.capabilities import Cap, for_account
 from bot.outbound import SEPARATOR, CsWindow, batches, enqueue_delivery, mark_sent, pending_for
@@ -23,6 +23,9 @@ from workers.runtime import job_scope, last_attempt
 log = logging.getLogger(__name__)
 # Temporary media live 3 days (WECHAT-PLATFORM.md §3.4); an hour's margin for the send itself.
 MEDIA_SENDABLE = timedelta(days=3) - timedelta(hours=1)
+# A delivery job normally runs within seconds of its rows' commit; older untouched rows lost it.
+SWEEP_AFTER = timedelta(minutes=2)
+SWEEP_BATCH = 1000
 
 
 @dataclass
@@ -63,6 +66,28 @@ def deliver_pending(account_id: int, openid: str) -> None:
         log.info("pending stays account=%s openid=%s count=%d", account.slug, openid, len(left))
 
 
+def sweep_pending() -> int:
+    """Asks again for the delivery of rows no run ever took up (the job asked for them was lost:
+    Redis was down when it was queued, or lost its queue) and of claims a dead run left behind.
+    Rows a run already took up and left waiting (no window, no budget) wait for the person's
+    next passive reply, as that run decided: the sweep does not call WeChat for them again.
+    How many people it asked for (at most SWEEP_BATCH a run; the next run takes the rest)."""
+    with job_scope() as job:
+        now, lease = job.now, timedelta(seconds=job.app.config["DELIVERY_CLAIM_LEASE_S"])
+        never_taken = (OutboundMessage.status == PENDING) & OutboundMessage.claimed_at.is_(None) \
+            & (OutboundMessage.created_at < now - SWEEP_AFTER)
+        dead_claim = (OutboundMessage.status == SENDING) & (OutboundMessage.claimed_at < now - lease)
+        people = job.db.execute(select(OutboundMessage.account_id, OutboundMessage.openid)
+                                .where(or_(never_taken, dead_claim), OutboundMessage.openid.is_not(None))
+                                .group_by(OutboundMessage.account_id, OutboundMessage.openid)
+                                .limit(SWEEP_BATCH)).all()
+        for account_id, openid in people:
+            enqueue_delivery(job.enqueue, account_id, openid)
+    if people:
+        log.warning("sweep: asked again for %d delivery job(s) that never ran", len(people))
+    return len(people)
+
+
 def _claim(job, account_id: int, openid: str) -> Claim | None:
     """Mark what this run sends SENDING (one window slot per batch), in a short transaction."""
     account = job.db.get(Account, account_id)
@@ -86,7 +111,9 @@ def _claim(job, account_id: int, openid: str) -> Claim | None:
     if not groups:
         claim.rest = rows
     for row in (row for g in claim.groups for row in g):
-        row.status, row.claimed_at = SENDING, job.now
+        row.status = SENDING
+    for row in rows:
+        row.claimed_at = job.now      # a run took it up: the sweep leaves it to its next trigger
     return claim
 
 
@@ -125,7 +152,7 @@ def _settle(job, claim: Claim, openid: str, sent: int, error: WeChatError | None
     mark_sent([rows[i] for i in claimed if i in done], "custom", job.now)
     for i in claimed:
         if i not in done:
-            rows[i].status, rows[i].claimed_at = PENDING, None
+            rows[i].status = PENDING
     if error is not None:
         if error.errcode == WINDOW_CLOSED:
             claim.window.close()
