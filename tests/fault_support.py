@@ -1,6 +1,7 @@
 """Faults at the edges, real ones: a redis-server process to stop and start again, and a
 database statement cancelled by the database itself (PostgreSQL's statement_timeout; SQLite's
-interrupt, its equivalent) in the middle of a push or a job."""
+interrupt, its equivalent) in the middle of a push or a job, and PostgreSQL ending connections
+as a restart does."""
 import socket
 import subprocess
 import threading
@@ -60,3 +61,35 @@ def cancel_next(engine, statement_start: str) -> dict:
     event.listen(engine, "before_cursor_execute", before)
     state["remove"] = lambda: event.remove(engine, "before_cursor_execute", before)
     return state
+
+
+def drop_connection_at(engine, statement_start: str) -> dict:
+    """PostgreSQL ends the connection that is about to run the next statement starting with
+    `statement_start` (pg_terminate_backend, what a server restart or failover does to every
+    connection), so the statement fails with the driver's "server closed the connection"."""
+    state = {"fired": False}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if state["fired"] or not statement.lstrip().upper().startswith(statement_start.upper()):
+            return
+        state["fired"] = True
+        with outside_the_pool(engine) as killer:
+            killer.execute("SELECT pg_terminate_backend(%s)", (conn.connection.driver_connection.info.backend_pid,))
+    event.listen(engine, "before_cursor_execute", before)
+    state["remove"] = lambda: event.remove(engine, "before_cursor_execute", before)
+    return state
+
+
+def drop_every_connection(engine) -> int:
+    """Every connection the app's pool holds is ended by the server, as in a restart; how many."""
+    with outside_the_pool(engine) as killer:
+        ended = killer.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return len(ended.fetchall())
+
+
+def outside_the_pool(engine):
+    """A psycopg connection of its own to the engine's database (autocommit; closed on exit)."""
+    import psycopg
+    return psycopg.connect(engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+                           autocommit=True)
