@@ -50,6 +50,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # (it waits 5 s, WECHAT-PLATFORM.md §2; the rest is for commit and the wire): messages
         # waiting for the fan are then left pending rather than put in a reply nobody may get.
         "PASSIVE_BUDGET_S": 4.0,
+        # The slug of the group's service account, where subscription fans are led (mall, codes,
+        # customer service); unset: the first verified service account (bot/linking/hq.py).
+        "SERVICE_ACCOUNT": env.get("SERVICE_ACCOUNT") or None,
         # WeChat answers a body over 1 MB never; anything larger is not from WeChat.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }

@@ -18,7 +18,7 @@ from bot.capabilities import for_account
 from bot.context import Ctx
 from bot.jobs import JobBuffer
 from bot.outbound import CsWindow, Outbox, compose_passive
-from bot.protocol import fingerprint, kind, raw, render_text, render_transfer
+from bot.protocol import fingerprint, kind, raw, render_news, render_text, render_transfer
 from bot.sessions import ConversationStore, Dedup
 from models import Account, Event, Fan
 
@@ -99,6 +99,12 @@ def run_turn(app: Flask, account: Account, msg, received: float) -> str:
                     outbox.queue(msg.source, outbox.passive + ([turn.reply] if turn.reply else []))
                 elif outbox.passive:
                     outbox.queue(msg.source, outbox.passive)
+            elif turn.news is not None:
+                # A news reply carries no text (§3.4): what this push said besides the card,
+                # and what waited, go by the next channel.
+                reply = None
+                if outbox.passive:
+                    outbox.queue(msg.source, outbox.passive)
             else:
                 # Messages that waited for this fan count as delivered only in a reply WeChat can
                 # still take (§2: 5 s); past the budget they stay pending for the next channel.
@@ -121,6 +127,8 @@ def run_turn(app: Flask, account: Account, msg, received: float) -> str:
             log.exception("after-commit step failed (%s) account=%s openid=%s", what, slug, msg.source)
     if turn.transfer is not None:
         return render_transfer(msg, turn.transfer)
+    if turn.news is not None and kind(msg) not in SILENT_KINDS:
+        return render_news(msg, turn.news)
     return render_text(msg, reply) if reply else ""
 
 

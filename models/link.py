@@ -13,6 +13,7 @@ from models.base import Base, UTCDateTime, intpk, timestamp
 
 SCAN = "scan"          # the fan scanned a one-time code
 UNIONID = "unionid"    # both accounts share an open-platform account (§5.2)
+PHONE = "phone"        # the person bound one phone on both accounts
 
 
 class LinkToken(Base):
