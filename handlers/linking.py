@@ -106,13 +106,16 @@ def arrived(ctx, event_key: str | None) -> str | None:
     book = Book(ctx.db, ctx.now)
     joined = joining.join(book, sub_fan, ctx.fan, SCAN, ctx.enqueue)
     deliver(ctx.db, book.notices, ctx.enqueue, ctx.now, ctx.outbox)
-    return answer(joined, sub)
+    return answer(joined, sub, again=got.outcome == tokens.MINE)
 
 
-def answer(joined: joining.Joined, sub: str) -> str:
+def answer(joined: joining.Joined, sub: str, again: bool = False) -> str:
+    """What the service-account fan hears; `again`: they scanned their own used code once more."""
     if joined.outcome in REFUSED:
         return REFUSED[joined.outcome]
     points = joined.member.points if joined.member is not None else 0
+    if again and joined.outcome == joining.SAME:
+        return LINKED.format(sub=sub, points=points)
     text = {joining.LINKED: LINKED, joining.SAME: SAME, joining.NO_MEMBER: LINKED_NO_MEMBER}[joined.outcome]
     return text.format(sub=sub, points=points)
 
