@@ -72,6 +72,11 @@ class Router:
         self.words.extend(w for w in words if w not in self.words)
         return self.on(lambda msg: kind(msg) == "text" and text_of(msg) in words)
 
+    def declare(self, *words: str) -> None:
+        """Texts a broader route of this router answers (listed with the commands, e.g. for 帮助
+        and the every-command tests)."""
+        self.words.extend(w for w in words if w not in self.words)
+
     def click(self, *menu_keys: str):
         self.click_keys.update(menu_keys)
         return self.on(lambda msg: kind(msg) == "click" and msg.key in menu_keys)

@@ -28,9 +28,11 @@ from bot.cs.canned import canned, menu_text, preview
 from bot.cs.labels import label
 from bot.cs.lifecycle import assign_waiting, close_conversation, open_conversation, transfer
 from bot.cs.profile import profile
+from bot.capabilities import Cap
 from bot.dispatch import PASS, Router, Turn, text_of
 from bot.protocol import kind
 from bot.roles import MEMBER_COMMANDS, STAFF_COMMANDS
+from handlers.linking import passive_note
 from menus.definition import MenuKey
 from models import AgentState, Fan, Staff, Store
 from models.cs import KF, WAITING
@@ -40,6 +42,7 @@ router = Router("cs")
 PEOPLE_MESSAGES = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link"})
 ASK_WORDS = frozenset({"人工", "客服", "人工客服", "转人工", "联系客服"})
 END_WORDS = frozenset({"结束", "结束会话"})
+router.declare(*sorted(ASK_WORDS))
 RATING = re.compile(r"([1-5])\s*(分|星)?")
 LEAVE_QUEUE = "回复“取消”退出排队。"
 LEAVE_WORDS = frozenset({"取消", "退出"}) | END_WORDS       # what takes a waiting fan out of the queue
@@ -118,7 +121,15 @@ def fan_message(ctx, msg):
 
 
 def ask(ctx):
-    """人工: a conversation opens (or the fan hears where theirs stands)."""
+    """人工: a conversation opens (or the fan hears where theirs stands). An account without
+    customer-service messages (§5.1) says its agents' answers wait for the fan's next message."""
+    answer = _ask(ctx)
+    if isinstance(answer, str) and not ctx.caps.allows(Cap.CUSTOM_MESSAGE):
+        answer += passive_note(ctx)
+    return answer
+
+
+def _ask(ctx):
     opened = open_conversation(ctx.db, ctx.account, ctx.fan, ctx.now, tell(ctx), ctx.enqueue)
     conversation, agent = opened.conversation, opened.agent
     if agent is None:

@@ -92,6 +92,16 @@ def lead(ctx, why: str) -> Turn | str:
                              pic_url=f"{base}/link/{token.token}/qr.png", url=f"{base}/link/{token.token}"))
 
 
+def passive_note(ctx) -> str:
+    """For an account that answers only passively (§5.1: no customer-service messages): when a
+    person's answer reaches the fan, and where it would come at once."""
+    hq = service_account(ctx.db, ctx.config)
+    note = "\n本公众号只能在您发消息时回复：客服的回复会在您下次发消息时一并送达。"
+    if hq is None or hq.id == ctx.account.id:
+        return note
+    return note + f"想即时收到回复，可回复“服务号”关注「{display_name(hq)}」。"
+
+
 def arrived(ctx, event_key: str | None) -> str | None:
     """A follow or scan on the service account through a link code: the answer, or None when
     the scene is no link code."""
