@@ -29,6 +29,8 @@ class Ctx:
     config: Mapping[str, Any]
     outbox: Any = None           # bot.outbound.Outbox, bound to this push
     msg: Any = None              # the wechatpy message being answered
+    # A line for the end of this push's text reply (a gentle reminder); none without a text reply.
+    postscript: str | None = None
 
     @property
     def openid(self) -> str:

@@ -109,7 +109,8 @@ def run_turn(app: Flask, account: Account, msg, received: float) -> str:
                 # Messages that waited for this fan count as delivered only in a reply WeChat can
                 # still take (§2: 5 s); past the budget they stay pending for the next channel.
                 in_time = time.monotonic() - received <= app.config["PASSIVE_BUDGET_S"]
-                reply = compose_passive(db, outbox, turn.reply, take_waiting=in_time)
+                answer = f"{turn.reply}\n\n{ctx.postscript}" if turn.reply and ctx.postscript else turn.reply
+                reply = compose_passive(db, outbox, answer, take_waiting=in_time)
     except Exception:
         log.exception("handler failed account=%s openid=%s kind=%s", slug, msg.source, kind(msg))
         buffer.drop()

@@ -138,14 +138,14 @@ def _sub_name(db, token) -> str:
 @router.on(lambda msg: kind(msg) == "text")
 def remind(ctx, msg):
     """Once a week at most, an unlinked member of a subscription account hears where the service
-    account is, in the same passive reply as their answer; the message routes on."""
+    account is, at the end of the passive reply to their text; the message routes on."""
     if ctx.fan.member_id is None or not is_subsidiary(ctx.account):
         return PASS
     hq = service_account(ctx.db, ctx.config)
     if hq is None or _linked_to(ctx.db, ctx.fan, hq):
         return PASS
     if claim(ctx.redis, keys.link_reminder(ctx.account.slug, ctx.openid), ctx.now, keys.LINK_REMINDER_TTL):
-        ctx.tell(ctx.fan, REMINDER.format(name=display_name(hq)))
+        ctx.postscript = REMINDER.format(name=display_name(hq))
     return PASS
 
 
