@@ -58,3 +58,11 @@ def lines(rows: list[Gathered]) -> list[str]:
     """The figures as chat lines (the store manager's report)."""
     return [f"「{r.name}」粉丝 {r.fans}，已关联服务号 {r.linked}，会员 {r.members}，近 30 天新关联 {r.recent}"
             for r in rows]
+
+
+def for_store(db: Session, now: datetime, store_id: int) -> str | None:
+    """The store manager's part of the report: the store's fans on each subsidiary, or None."""
+    rows = [r for r in gathered(db, now, store_id=store_id) if r.fans]
+    if not rows:
+        return None
+    return "\n".join(["本店订阅号粉丝关联服务号："] + lines(rows))
