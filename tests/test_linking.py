@@ -1,6 +1,7 @@
 """Subscription fans led to the service account as the same person (WECHAT-PLATFORM.md §5.2,
 §5.3): transcripts across a subsidiary's unverified 订阅号 and HQ's 服务号, through the webhook."""
 import pytest
+from concurrency_support import at_once
 from sqlalchemy import select
 
 from bot.linking.tokens import TOKEN_TTL
@@ -182,3 +183,18 @@ def test_one_phone_bound_on_both_accounts_is_one_member_and_is_told_so(app, db, 
     assert db.scalar(select(FanLink.method)) == "phone"
     assert len(set(db.scalars(select(Fan.member_id).where(Fan.member_id.is_not(None))))) == 1
     assert count(db, Member) == 1
+
+
+def test_two_fans_scanning_one_code_at_once_exactly_one_links(app, db, jobs, phone, account, east):
+    """Two service-account fans scanning the same code at the same moment (on PostgreSQL, two
+    transactions at once): the guarded update gives it to one; the other is told it is used."""
+    alice, _ = bound_on_east(app, db, jobs, phone, east)
+    token = card_token(alice.send("text", {"Content": "服务号"}))
+    jobs.run_all()
+    first, second = phone("alice-hq", account=account), phone("someone-hq", account=account)
+    replies = at_once([lambda: first.follow(scene=f"b:{token}"), lambda: second.follow(scene=f"b:{token}")])
+    linked = [r for r in replies if LINKED.format(points=110) in r]
+    refused = [r for r in replies if REUSED in r]
+    assert (len(linked), len(refused)) == (1, 1), replies
+    assert count(db, FanLink) == 1
+    assert count(db, Fan, Fan.member_id.is_not(None)) == 2
