@@ -28,6 +28,8 @@ from bot.points.ledger import Book
 from bot.points.notify import tell_members
 from bot.protocol import Article, kind
 from bot.qr import scene
+from handlers.wording import or_button
+from menus.definition import MenuKey
 from models import Account, Fan
 from models.link import SCAN
 
@@ -41,17 +43,18 @@ HERE = "您正在使用「{name}」，积分商城、人工客服都在这里。
 NOWHERE = "本公众号暂时不能提供这项服务，请联系门店工作人员。"
 MALL = "积分商城在「{name}」中。"
 REMINDER = "小提示：关注「{name}」，积分商城、人工客服都在那里，会员权益与本号通用。回复“服务号”获取二维码。"
-# What the service-account fan hears after scanning, by outcome (bot/linking/tokens.py, join.py).
+# What the service-account fan hears after scanning, by outcome (bot/linking/tokens.py, join.py);
+# {bind} and {agent} name the account's menu buttons, where it has them (handlers/wording.py).
 LINKED = "已关联您在「{sub}」的会员身份：积分 {points}，会员等级与权益通用。"
-LINKED_NO_MEMBER = "已关联「{sub}」。回复“绑定”验证手机号成为会员，两个公众号的积分和等级是同一份。"
+LINKED_NO_MEMBER = "已关联「{sub}」。回复“绑定”{bind}，验证手机号即可成为会员，两个公众号的积分和等级是同一份。"
 SAME = "您在「{sub}」和这里已是同一会员（绑定了同一手机号），积分 {points}，无需再次关联。"
 REFUSED = {
     tokens.USED: "这个二维码已被使用过。请回到「{sub}」回复“服务号”获取新的二维码。",
     tokens.EXPIRED: "这个二维码已过期。请回到「{sub}」回复“服务号”获取新的二维码。",
     tokens.UNKNOWN: "没有找到这个关联二维码。请回到原公众号回复“服务号”获取新的二维码。",
     tokens.OTHER_ACCOUNT: "这个二维码不是本公众号的。请回到「{sub}」回复“服务号”获取新的二维码。",
-    joining.DIFFERENT: "您在这里已用另一手机号绑定会员，无法自动合并。如需合并积分请回复“人工”联系客服。",
-    joining.OCCUPIED: "这个会员已关联了本公众号的另一个微信，无法再关联。如有疑问请回复“人工”联系客服。",
+    joining.DIFFERENT: "您在这里已用另一手机号绑定会员，无法自动合并。如需合并积分，请回复“人工”{agent}，由客服为您处理。",
+    joining.OCCUPIED: "这个会员已关联了本公众号的另一个微信，无法再关联。如有疑问，请回复“人工”{agent}，由客服为您处理。",
 }
 
 
@@ -116,18 +119,18 @@ def arrived(ctx, event_key: str | None) -> str | None:
     book = Book(ctx.db, ctx.now)
     joined = joining.join(book, sub_fan, ctx.fan, SCAN, ctx.enqueue)
     tell_members(book, ctx)
-    return answer(joined, sub, again=got.outcome == tokens.MINE)
+    return answer(ctx, joined, sub, again=got.outcome == tokens.MINE)
 
 
-def answer(joined: joining.Joined, sub: str, again: bool = False) -> str:
+def answer(ctx, joined: joining.Joined, sub: str, again: bool = False) -> str:
     """What the service-account fan hears; `again`: they scanned their own used code once more."""
     if joined.outcome in REFUSED:
-        return REFUSED[joined.outcome]
+        return REFUSED[joined.outcome].format(agent=or_button(ctx, MenuKey.CONTACT_AGENT))
     points = joined.member.points if joined.member is not None else 0
     if again and joined.outcome == joining.SAME:
         return LINKED.format(sub=sub, points=points)
     text = {joining.LINKED: LINKED, joining.SAME: SAME, joining.NO_MEMBER: LINKED_NO_MEMBER}[joined.outcome]
-    return text.format(sub=sub, points=points)
+    return text.format(sub=sub, points=points, bind=or_button(ctx, MenuKey.BIND_PHONE))
 
 
 def _sub_name(db, token) -> str:
