@@ -1,4 +1,4 @@
-"""`flask --app wsgi accounts add|list|remove`: the official accounts this deployment serves."""
+"""`flask --app wsgi accounts add|list|remove|links`: the official accounts this deployment serves."""
 import sys
 
 import click
@@ -6,6 +6,7 @@ from flask.cli import AppGroup
 from flask import current_app
 from sqlalchemy import select
 
+from bot.commands.columns import table
 from bot.commands.common import AES_KEY, APPID, SLUG, TOKEN, _check, account_or_fail, mask, mirror_to_sandbox, session
 from bot.directory import forget
 from bot.linking.report import gathered
@@ -114,6 +115,7 @@ def accounts_links(slug):
     if not rows:
         click.echo("no subscription accounts: nothing is led to the service account")
         return
-    click.echo(f"{'account':<16} {'fans':>8} {'linked':>8} {'members':>8} {'linked 30d':>10}")
-    for r in rows:
-        click.echo(f"{r.slug:<16} {r.fans:>8} {r.linked:>8} {r.members:>8} {r.recent:>10}")
+    header = ["account", "fans", "linked", "members", "linked 30d"]
+    for line in table([header] + [[r.slug, str(r.fans), str(r.linked), str(r.members), str(r.recent)]
+                                  for r in rows]):
+        click.echo(line)
