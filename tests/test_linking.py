@@ -198,3 +198,27 @@ def test_two_fans_scanning_one_code_at_once_exactly_one_links(app, db, jobs, pho
     assert (len(linked), len(refused)) == (1, 1), replies
     assert count(db, FanLink) == 1
     assert count(db, Fan, Fan.member_id.is_not(None)) == 2
+
+
+def test_what_is_left_to_do_after_a_scan_names_the_service_accounts_menu_buttons(app, db, jobs, phone, account,
+                                                                                  east):
+    """On the 服务号 (it has menus): a fan of the 订阅号 who is no member yet is told to bind, a member
+    bound with another phone to ask a person; each names the button of the menu definition."""
+    gus = phone("gus", account=east)
+    gus.follow()
+    plain = card_token(gus.send("text", {"Content": "服务号"}))
+    jobs.run_all()
+    gus_hq = phone("gus-hq", account=account)
+    assert gus_hq.follow(scene=f"b:{plain}").endswith(
+        "已关联「华东旅行」。回复“绑定”或点击菜单“成为会员”，验证手机号即可成为会员，两个公众号的积分和等级是同一份。")
+
+    alice, _ = bound_on_east(app, db, jobs, phone, east)
+    token = card_token(alice.send("text", {"Content": "服务号"}))
+    jobs.run_all()
+    hank = phone("hank-hq", account=account)
+    hank.follow()
+    bind(hank, app, jobs, "13700001111")
+    hank.text("跳过")
+    assert hank.scan(f"b:{token}") == ("您在这里已用另一手机号绑定会员，无法自动合并。"
+                                       "如需合并积分，请回复“人工”或点击菜单“联系客服”，由客服为您处理。")
+    assert fan_of(db, hank).member_id != member_by_phone(db, PHONE).id
