@@ -37,9 +37,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     from bot.api import bp as api_bp
+    from bot.linking.web import bp as link_bp
     from bot.webhook import bp as webhook_bp
     app.register_blueprint(webhook_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(link_bp)
     if cfg["SANDBOX"]:
         from bot.sandbox.api import api_blueprint, oauth_blueprint
         app.register_blueprint(api_blueprint, url_prefix="/sandbox/api")

@@ -56,6 +56,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # A delivery job's claim on messages older than this belongs to a run that died inside a
         # call to WeChat (one run's calls take seconds): they are UNCONFIRMED, never sent again.
         "DELIVERY_CLAIM_LEASE_S": float(env.get("DELIVERY_CLAIM_LEASE_S") or 300),
+        # The slug of the group's service account, where subscription fans are led (mall, codes,
+        # customer service); unset: the first verified service account (bot/linking/hq.py).
+        "SERVICE_ACCOUNT": env.get("SERVICE_ACCOUNT") or None,
         # WeChat answers a body over 1 MB never; anything larger is not from WeChat.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }

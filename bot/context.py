@@ -33,6 +33,8 @@ class Ctx:
     # What a router's filter learnt about the sender (is this an agent?), so the routers that
     # ask it again in this push cost no second query.
     memo: dict[str, Any] = field(default_factory=dict)
+    # A line for the end of this push's text reply (a gentle reminder); none without a text reply.
+    postscript: str | None = None
 
     @property
     def openid(self) -> str:

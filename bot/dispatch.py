@@ -38,6 +38,8 @@ class Turn:
     # Hand the fan to WeChat's kf system: the kf account named in a transfer_customer_service
     # reply (WECHAT-PLATFORM.md §3.4, §4.10; "" for any kf). `reply` then follows as a CS message.
     transfer: str | None = None
+    # A one-article news card (bot.protocol.Article) answering instead of `reply` (§3.4).
+    news: Any = None
 
 
 class UnknownState(Exception):
@@ -61,6 +63,7 @@ class Router:
         self.routes: list[tuple[Callable[[Any], bool], Handler]] = []
         self.steps: dict[str, Handler] = {}
         self.click_keys: set[str] = set()      # menu keys routed here (menus/ checks them)
+        self.words: list[str] = []             # the texts routed here by `text` (the command list)
 
     def on(self, predicate: Callable[[Any], bool]):
         def register(handler: Handler) -> Handler:
@@ -70,7 +73,13 @@ class Router:
 
     def text(self, *words: str):
         """Text equal to one of `words` (surrounding spaces ignored)."""
+        self.words.extend(w for w in words if w not in self.words)
         return self.on(lambda msg: kind(msg) == "text" and text_of(msg) in words)
+
+    def declare(self, *words: str) -> None:
+        """Texts a broader route of this router answers (listed with the commands, e.g. for 帮助
+        and the every-command tests)."""
+        self.words.extend(w for w in words if w not in self.words)
 
     def click(self, *menu_keys: str):
         self.click_keys.update(menu_keys)

@@ -120,3 +120,13 @@ def sms_daily_phone(phone: str, day: str) -> str:
 
 def sms_daily_fan(account: str, openid: str, day: str) -> str:
     return f"sms:day:{day}:fan:{account}:{openid}"
+
+
+# A gentle reminder to follow the service account, at most once a week per fan (handlers/linking.py);
+# the TTL is the week (bot/claims.py reads the stamp against our clock as well).
+LINK_REMINDER_TTL = 7 * 24 * 3600
+
+
+def link_reminder(account: str, openid: str) -> str:
+    """Set when an unlinked member of a subscription account was last reminded."""
+    return f"link:remind:{account}:{openid}"

@@ -121,18 +121,21 @@ class Outbox:
         return self._sender_waits
 
 
-def settle_reply(db: Session, outbox: Outbox, push_kind: str, turn, in_time: bool) -> str | None:
+def settle_reply(db: Session, outbox: Outbox, push_kind: str, turn, in_time: bool,
+                 postscript: str | None = None) -> str | None:
     """The text of the passive reply to this push (None: no text). Nobody sees a reply to a
-    SILENT_KINDS push, and a kf transfer is the reply itself (§3.4: one reply, no text): then
-    what the push meant for its sender waits as pending rows and leaves as customer-service
-    messages. Messages that waited count as delivered only in a reply WeChat can still take
-    (`in_time`, §2: 5 s); past the budget they stay pending for the next channel."""
-    if turn.transfer is not None or push_kind in SILENT_KINDS:
+    SILENT_KINDS push, and a kf transfer or a news card is the reply itself (§3.4: one reply, no
+    text): then what the push meant for its sender waits as pending rows and leaves as
+    customer-service messages. Messages that waited count as delivered only in a reply WeChat
+    can still take (`in_time`, §2: 5 s); past the budget they stay pending for the next channel.
+    `postscript` (Ctx.postscript) goes at the end of a text reply, after the answer."""
+    if turn.transfer is not None or push_kind in SILENT_KINDS or turn.news is not None:
         texts = outbox.passive + ([turn.reply] if turn.reply and turn.transfer is not None else [])
         if texts:
             outbox.queue(outbox.recipient, texts)
         return None
-    return compose_passive(db, outbox, turn.reply, take_waiting=in_time)
+    answer = f"{turn.reply}\n\n{postscript}" if turn.reply and postscript else turn.reply
+    return compose_passive(db, outbox, answer, take_waiting=in_time)
 
 
 def record_unreachable(db: Session, member: Member, what: str, now: datetime, reason: str,

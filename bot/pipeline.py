@@ -17,8 +17,8 @@ from bot import keys
 from bot.capabilities import for_account
 from bot.context import Ctx
 from bot.jobs import JobBuffer
-from bot.outbound import CsWindow, Outbox, settle_reply
-from bot.protocol import fingerprint, kind, raw, render_text, render_transfer
+from bot.outbound import SILENT_KINDS, CsWindow, Outbox, settle_reply
+from bot.protocol import fingerprint, kind, raw, render_news, render_text, render_transfer
 from bot.sessions import ConversationStore, Dedup
 from models import Account, Event, Fan
 
@@ -88,7 +88,7 @@ def run_turn(app: Flask, account: Account, msg, received: float) -> str:
             turn = ext["dispatcher"].dispatch(ctx, msg)
             db.execute(insert(Event).values(event_fields(account, msg, "ok")))
             in_time = time.monotonic() - received <= app.config["PASSIVE_BUDGET_S"]
-            reply = settle_reply(db, outbox, kind(msg), turn, in_time)
+            reply = settle_reply(db, outbox, kind(msg), turn, in_time, ctx.postscript)
     except Exception:
         log.exception("handler failed account=%s openid=%s kind=%s", slug, msg.source, kind(msg))
         buffer.drop()
@@ -106,6 +106,8 @@ def run_turn(app: Flask, account: Account, msg, received: float) -> str:
             log.exception("after-commit step failed (%s) account=%s openid=%s", what, slug, msg.source)
     if turn.transfer is not None:
         return render_transfer(msg, turn.transfer)
+    if turn.news is not None and kind(msg) not in SILENT_KINDS:
+        return render_news(msg, turn.news)
     return render_text(msg, reply) if reply else ""
 
 

@@ -17,7 +17,7 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.events import SubscribeEvent, SubscribeScanProductEvent
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.messages import UnknownMessage
-from wechatpy.replies import TextReply, TransferCustomerServiceReply
+from wechatpy.replies import ArticlesReply, TextReply, TransferCustomerServiceReply
 
 # Text replies over ~2048 bytes fail (empirical: WECHAT-PLATFORM.md §7.5; CJK is 3 bytes, emoji 4).
 TEXT_LIMIT_BYTES = 2048
@@ -205,6 +205,24 @@ def cdata_text(text: str) -> str:
 def render_text(msg, text: str) -> str:
     """A passive text reply to `msg` (the caller keeps it under TEXT_LIMIT_BYTES)."""
     return TextReply(message=msg, content=cdata_text(text)).render()
+
+
+@dataclass(frozen=True)
+class Article:
+    """The one article of a passive news reply (WECHAT-PLATFORM.md §3.4: one article since
+    2018-10-12, though both libraries allow ten)."""
+
+    title: str
+    description: str
+    pic_url: str
+    url: str
+
+
+def render_news(msg, article: Article) -> str:
+    """A passive one-article news reply to `msg`."""
+    item = {"title": cdata_text(article.title), "description": cdata_text(article.description),
+            "image": cdata_text(article.pic_url), "url": cdata_text(article.url)}
+    return ArticlesReply(message=msg, articles=[item]).render()
 
 
 def render_transfer(msg, kf_account: str) -> str:

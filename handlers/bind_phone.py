@@ -23,11 +23,13 @@ from bot.binding.membership import bind, holder, refer
 from bot.binding.roles import STAFF_COMMANDS
 from bot.binding.verify import Codes
 from bot.dispatch import END, PASS, Router, STAY, Turn, text_of
+from bot.linking.hq import display_name, is_subsidiary, service_account
+from bot.linking.join import record_phone_link
 from bot.phones import mask_phone, normalize
 from bot.points.ledger import Book
 from bot.points.notify import tell_members
 from menus.definition import MenuKey
-from models import Member
+from models import Account, Member
 
 router = Router("bind_phone")
 
@@ -142,9 +144,22 @@ def _bound(ctx, phone: str) -> Turn:
         return Turn(f"{result.staff.name}，您好！员工身份验证成功。您可以：\n{commands}", END)
     if not result.new:                   # a member already (another account, or after 解绑)
         greeting = "欢迎回来！已为您保留原会员的积分和等级。" if result.returning else "绑定成功，欢迎回来！"
+        others = record_phone_link(ctx.db, ctx.fan, ctx.now)
+        if others:
+            names = "、".join(sorted({display_name(ctx.db.get(Account, f.account_id)) for f in others}))
+            greeting = (f"绑定成功！您在「{names}」已是会员（同一手机号），这里与那里是同一会员，"
+                        f"积分和等级通用，当前积分 {result.member.points}。")
         return Turn(f"{greeting}回复“积分”查看积分，回复“我的”查看会员信息。", END)
-    return Turn(f"绑定成功，您已成为会员！回复“积分”查看积分，回复“我的”查看会员信息。\n\n{ASK_REFERRER}",
-                "bind:referrer")
+    return Turn(f"绑定成功，您已成为会员！回复“积分”查看积分，回复“我的”查看会员信息。{_offer(ctx)}"
+                f"\n\n{ASK_REFERRER}", "bind:referrer")
+
+
+def _offer(ctx) -> str:
+    """On a subsidiary's account: where the service account is (the card comes on 服务号)."""
+    hq = service_account(ctx.db, ctx.config) if is_subsidiary(ctx.account) else None
+    if hq is None:
+        return ""
+    return f"\n回复“服务号”关注「{display_name(hq)}」，积分商城和人工客服都在那里，积分通用。"
 
 
 @router.step("bind:referrer")

@@ -21,11 +21,13 @@ one more (agents.agent_for, asked once for both routers: agent_of); a text "1"-"
 import re
 import unicodedata
 
+from bot.capabilities import Cap
 from bot.cs import relay
 from bot.cs.agents import agent_for
 from bot.cs.lifecycle import close_conversation, open_conversation
 from bot.dispatch import PASS, Router, Turn, text_of
 from bot.protocol import PERSON_MESSAGES, kind
+from handlers.linking import passive_note
 from menus.definition import MenuKey
 from models import Staff, Store
 from models.cs import KF, WAITING
@@ -34,6 +36,7 @@ router = Router("cs", when=lambda ctx: agent_of(ctx) is None)     # fans; agents
 
 ASK_WORDS = frozenset({"人工", "客服", "人工客服", "转人工", "联系客服"})
 END_WORDS = frozenset({"结束", "结束会话"})
+router.declare(*sorted(ASK_WORDS))
 RATING = re.compile(r"([1-5])\s*(分|星)?")
 LEAVE_QUEUE = "回复“取消”退出排队。"
 LEAVE_WORDS = frozenset({"取消", "退出"}) | END_WORDS       # what takes a waiting fan out of the queue
@@ -103,7 +106,15 @@ def fan_message(ctx, msg):
 
 
 def ask(ctx):
-    """人工: a conversation opens (or the fan hears where theirs stands)."""
+    """人工: a conversation opens (or the fan hears where theirs stands). An account without
+    customer-service messages (§5.1) says its agents' answers wait for the fan's next message."""
+    answer = _ask(ctx)
+    if isinstance(answer, str) and not ctx.caps.allows(Cap.CUSTOM_MESSAGE):
+        answer += passive_note(ctx)
+    return answer
+
+
+def _ask(ctx):
     opened = open_conversation(ctx.db, ctx.account, ctx.fan, ctx.now, ctx.tell, ctx.enqueue)
     conversation, agent = opened.conversation, opened.agent
     if agent is None:

@@ -33,7 +33,7 @@ def poster(ctx, msg):
     try:
         check_account(ctx.account)
     except QrUnavailable:
-        return NO_QR + where_codes_are_made(ctx.db)
+        return NO_QR + where_codes_are_made(ctx.db, ctx.config)
     if not claim(ctx.redis, keys.poster_lock(ctx.account.slug, staff.id), ctx.now, keys.POSTER_LOCK_TTL):
         return ALREADY
     # `high`: after a menu click the image must leave within WeChat's one-minute window (§4.7).

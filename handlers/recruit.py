@@ -6,6 +6,8 @@
     asked again within a minute         → told it is on its way (double clicks make one chart)
     account without media upload        → the same figures as text (§5.1: unverified accounts
                                           cannot upload images, only answer passively)
+    either way                          → the store's subscription fans linked to the service
+                                          account (bot/linking/report.py), as text
     otherwise                           → "正在生成…", and workers.recruit.send_chart sends the image
 WeChat's re-deliveries of one push never reach this handler twice (the webhook dedupes them, §2).
 """
@@ -14,6 +16,7 @@ from bot.binding.roles import active_staff
 from bot.capabilities import Cap
 from bot.claims import claim
 from bot.dispatch import Router
+from bot.linking.report import for_store
 from bot.qr import chart, stats
 from menus.definition import MenuKey
 from models import Store
@@ -38,7 +41,9 @@ def recruit(ctx, msg):
         return NOT_MANAGER
     if not ctx.caps.allows(Cap.MEDIA):
         store = ctx.db.get(Store, staff.store_id)
-        return chart.summary(chart.gather(ctx.db, store, stats.china_today(ctx.now)))
+        links = for_store(ctx.db, ctx.now, store.id)
+        text = chart.summary(chart.gather(ctx.db, store, stats.china_today(ctx.now)))
+        return f"{text}\n{links}" if links else text
     if not claim(ctx.redis, keys.recruit_lock(ctx.account.slug, staff.id), ctx.now, keys.RECRUIT_LOCK_TTL):
         return ALREADY
     # `high`: after a menu click the image must leave within WeChat's one-minute window (§4.7).

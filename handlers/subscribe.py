@@ -7,6 +7,10 @@
                                    member earns the follow rule
   scan (already following)       → a QrEvent (scan); the code's tags and its welcome (or the
                                    account's); a scene that is not ours gets no reply of its own
+  follow or scan of a link code  → the subscription fan behind the token and this fan become one
+                                   member (handlers/linking.py), and are told so
+  follow where user info is allowed → a job learns the fan's unionid and links the person's fans
+                                   of the open platform's other accounts (WECHAT-PLATFORM.md §5.2)
   unsubscribe                    → marked unfollowed (kept, never deleted), a QrEvent crediting
                                    the fan's attributed code; any flow ends
 Who is credited with what: bot/qr/attribution.py. Every scene is read by bot/qr/scene.py.
@@ -18,6 +22,7 @@ from bot.points.ledger import Book
 from bot.points.notify import tell_members
 from bot.qr import attribution
 from bot.tags.fan_tags import give
+from handlers.linking import arrived
 from handlers.wording import has_menu
 from models.qr import REFOLLOW
 
@@ -70,6 +75,10 @@ def followed(ctx, msg):
         # the right conditional menu appears (WECHAT-PLATFORM.md §4.6); give() asked already if
         # it added tags. Tags are user management, which unverified accounts lack (§5.1).
         ctx.enqueue("workers.tags.sync_fan_tags", fan.id, queue="high", retry=(5, 15, 60))
+    if fan.unionid is None and ctx.caps.allows(Cap.USER_INFO):
+        # §5.2: user/info names the unionid when the account is bound to an open platform.
+        ctx.enqueue("workers.linking.learn_unionid", fan.id, retry=(5, 15, 60))
+    linked = arrived(ctx, event_key(msg))
     if fan.member_id is not None:
         # A member following (another of) our accounts. A fan who is not a member yet gets the
         # follow rule when they bind a phone. Keyed on the fan: a re-follow pays nothing.
@@ -79,6 +88,8 @@ def followed(ctx, msg):
     welcome = welcome_for(ctx, touch.code)
     if touch.kind == REFOLLOW:
         welcome = WELCOME_BACK + welcome
+    if linked is not None:
+        return f"{welcome}\n\n{linked}"
     return welcome if fan.member_id is not None else f"{welcome}\n\n{BIND_OFFER}"
 
 
@@ -93,7 +104,8 @@ def scanned(ctx, msg):
     touch = attribution.scanned(ctx.db, ctx.account, fan, event_key(msg), ctx.now)
     record_scene(fan, touch.scene)
     if touch.code is None:
-        return None                 # not our code: whatever it is for, we have nothing to add
+        # A link code has its own answer; any other code not ours, nothing to add.
+        return arrived(ctx, event_key(msg))
     tag_scanner(ctx, touch.code)
     return welcome_for(ctx, touch.code)
 

@@ -15,7 +15,7 @@ from bot.binding.sms import SmsFailed, text_for
 from handlers.common import FALLBACK
 from menus.definition import MenuKey
 from models import Award, Fan, Member
-from tests.binding_support import (ASK_PHONE, ASK_REFERRER, LEFT, NEW_MEMBER, RETURNING, SUB, TAKEN, bind, count,
+from tests.binding_support import (ASK_PHONE, ASK_REFERRER, LEFT, NEW_MEMBER, SUB, TAKEN, bind, count,
                                    fan_of, last_code, ledger_points, load_rules, member_by_phone,
                                    overlap_holder_checks, role_tags, sent, sms_count, to_code_step)
 from tests.conftest import WELCOME
@@ -207,7 +207,10 @@ def test_one_phone_on_two_accounts_is_one_member_with_one_balance(app, phone, ma
     bind(bob, app, jobs, "13812345678")
     bob.text("跳过")
     bob_at_sub.follow()
-    assert bind(bob_at_sub, app, jobs, "13812345678") == RETURNING   # not new: no referrer asked
+    # Not new: no referrer asked; told that the other account's member is this one.
+    assert bind(bob_at_sub, app, jobs, "13812345678") == (
+        "绑定成功！您在「HQ」已是会员（同一手机号），这里与那里是同一会员，积分和等级通用，当前积分 110。"
+        "回复“积分”查看积分，回复“我的”查看会员信息。")
     member = member_by_phone(db, "13812345678")
     assert fan_of(db, bob).member_id == fan_of(db, bob_at_sub).member_id == member.id
     assert member.points == 110

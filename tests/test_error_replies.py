@@ -79,6 +79,16 @@ ERRORS = [
     ("本公众号没有上传图片的权限", "拉新 chart job: 48001", "请联系管理员"),
     ("您已不是在册的店长", "拉新 chart job for a former manager", "请联系管理员"),
     ("请稍后再发送“拉新”重试", "拉新 chart job: any other WeChat error", "请稍后再发送“拉新”重试"),
+    ("本公众号暂时不能提供这项服务", "服务号/商城 when no service account can take linked fans", "请联系门店工作人员"),
+    ("这个二维码已过期", "a link code past its hour", "回复“服务号”获取新的二维码"),
+    ("没有找到这个关联二维码", "a link scene with no token behind it", "回复“服务号”获取新的二维码"),
+    ("这个二维码不是本公众号的", "a link code of another service account", "回复“服务号”获取新的二维码"),
+    ("无法自动合并", "a link between two members bound with different phones", "请回复“人工”{agent}"),
+    ("无法再关联", "a link to a member another fan of the service account holds", "请回复“人工”{agent}"),
+    ("本公众号只能在您发消息时回复", "人工 on an account without customer-service messages (appended)",
+     "客服的回复会在您下次发消息时一并送达"),
+    ("这个二维码已失效。", "the link card's page after its code was used or expired", "回复“服务号”获取新的二维码"),
+    ("服务号二维码暂时没有生成成功", "link-code job: WeChat refused the code", "请稍后再回复“服务号”"),
 ]
 # Replies composed of two strings: the way forward is added where the reply is built.
 COMPOSED = {"本公众号不能生成带参数二维码（微信只向", "本公众号不能生成带参数二维码（仅认证服务号可以）",
@@ -113,6 +123,7 @@ NOT_ERRORS = [
     ("还没有人扫码关注", "the 拉新 chart's empty state (a report, not an error)"),
     ("抱歉，海报没有生成成功：", "the frame of the poster job's failures (the reasons are rows)"),
     ("抱歉，拉新图表没有生成成功：", "the frame of the chart job's failures (the reasons are rows)"),
+    ("二维码已失效", "the link card page's title (its body names the way forward)"),
 ]
 
 

@@ -48,7 +48,7 @@ def send_poster(account_id: int, staff_id: int, openid: str) -> None:
                 _send(job, account, staff, openid, code)
     except QrUnavailable:
         with job_scope() as job:
-            instead = where_codes_are_made(job.db)
+            instead = where_codes_are_made(job.db, job.app.config)
         _fail(account_id, staff_id, openid, "本公众号不能生成带参数二维码（仅认证服务号可以）", instead)
     except WeChatError as exc:
         if exc.retryable and not last_attempt():

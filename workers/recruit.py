@@ -2,6 +2,7 @@
 import logging
 
 from bot import keys
+from bot.linking.report import for_store
 from bot.qr import chart, stats
 from bot.wechat import WeChatError
 from models import Account, Staff, Store
@@ -38,6 +39,9 @@ def send_chart(account_id: int, staff_id: int, openid: str) -> None:
             png = draw(data)
             send_png(job, account, openid, png, f"recruit-{store.code}-{data.last:%Y%m%d}.png",
                      f"[图片] {store.name}近 {len(data.days)} 天拉新图表")
+            links = for_store(job.db, job.now, store.id)
+            if links:
+                job.tell((account.id, openid), links)
             log.info("recruit chart queued account=%s staff_id=%s store=%s empty=%s bytes=%d", account.slug,
                      staff.id, store.code, data.empty, len(png))
     except WeChatError as exc:

@@ -1,4 +1,4 @@
-"""`flask --app wsgi accounts add|list|remove`: the official accounts this deployment serves."""
+"""`flask --app wsgi accounts add|list|remove|links`: the official accounts this deployment serves."""
 import sys
 
 import click
@@ -6,8 +6,10 @@ from flask.cli import AppGroup
 from flask import current_app
 from sqlalchemy import select
 
+from bot.commands.columns import table
 from bot.commands.common import AES_KEY, APPID, SLUG, TOKEN, _check, account_or_fail, mask, mirror_to_sandbox, session
 from bot.directory import forget
+from bot.linking.report import gathered
 from models import Account
 from models.account import SERVICE, SUBSCRIPTION
 
@@ -96,3 +98,24 @@ def accounts_remove(slug):
         db.delete(account_or_fail(db, slug))
     forget(current_app.extensions["redis"], slug)
     click.echo(f"account {slug} removed")
+
+
+@accounts_cli.command("links")
+@click.option("--account", "slug", help="One subscription account (slug); default: every one.")
+def accounts_links(slug):
+    """Per subsidiary: following fans, linked to the service account, members, linked in the last 30 days."""
+    now = current_app.extensions["clock"].now()
+    with session() as db:
+        if slug is not None:
+            account = account_or_fail(db, slug)
+            if account.type != SUBSCRIPTION:
+                raise click.ClickException(f"account {slug} is a {account.type} account: links are counted "
+                                           "for subscription accounts (the fans led to the service account)")
+        rows = gathered(db, now, slug)
+    if not rows:
+        click.echo("no subscription accounts: nothing is led to the service account")
+        return
+    header = ["account", "fans", "linked", "members", "linked 30d"]
+    for line in table([header] + [[r.slug, str(r.fans), str(r.linked), str(r.members), str(r.recent)]
+                                  for r in rows]):
+        click.echo(line)

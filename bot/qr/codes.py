@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.capabilities import Cap, for_account
+from bot.linking.hq import display_name, service_account
 from bot.qr import scene
 from models import Account, QrCode
-from models.account import SERVICE
 
 PERMANENT_BUDGET = 100_000        # §4.2: permanent codes per account, for ever
 MAX_TEMPORARY_DAYS = 30           # §4.2: expire_seconds ≤ 2 592 000
@@ -31,14 +31,14 @@ def check_account(account: Account) -> None:
                             "for verified service accounts only (WeChat answers 48001 elsewhere)")
 
 
-def where_codes_are_made(db: Session) -> str:
-    """Where a person of an account without codes can get one instead: a verified service account
-    of this deployment (the same phone binds them there), else the administrator."""
-    service = db.scalars(select(Account).where(Account.type == SERVICE, Account.verified)
-                         .order_by(Account.id)).first()
+def where_codes_are_made(db: Session, config) -> str:
+    """Where a person of an account without codes can get one instead: the group's service
+    account (bot/linking/hq.py, the same one subscription fans are led to; the same phone binds
+    them there), else the administrator."""
+    service = service_account(db, config)
     if service is None:
         return "请联系管理员开通已认证的服务号。"
-    return f"请关注「{service.name or service.slug}」，用同一手机号绑定后在那里发送“海报”获取。"
+    return f"请关注「{display_name(service)}」，用同一手机号绑定后在那里发送“海报”获取。"
 
 
 def permanent_used(db: Session, account_id: int) -> int:
