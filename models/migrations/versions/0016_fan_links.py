@@ -1,6 +1,6 @@
 """fan links and one-time link tokens
 
-Revision ID: 0017
+Revision ID: 0016
 Revises: 0015
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import models.base
 
 
-revision = '0017'
+revision = '0016'
 down_revision = '0015'
 branch_labels = None
 depends_on = None
