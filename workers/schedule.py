@@ -6,7 +6,7 @@ idempotent, so another time zone only moves the hour at which members hear of it
 """
 from rq import cron
 
-from workers import cs, points
+from workers import cs, points, tag_rules
 
 # Birthday awards at 09:00 China time rather than at midnight.
 cron.register(points.award_birthdays, "low", cron="0 9 * * *")
@@ -20,3 +20,5 @@ cron.register(points.recalculate_levels, "low", cron="30 3 * * *")
 cron.register(points.compute_stages, "low", cron="15 3 * * *")
 # Customer service timeouts (issue #6): idle closes, reminders, reassignments, the queues.
 cron.register(cs.sweep, "high", interval=60)
+# Automatic tag rules: hourly, each rule when its `every` has passed (workers/tag_rules.py).
+cron.register(tag_rules.evaluate_due, "low", interval=3600)

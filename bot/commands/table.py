@@ -18,6 +18,7 @@ from bot.qr.move import fans_cli
 from bot.qr.stats_cli import qr_stats
 from bot.sandbox.chat import sandbox_cli
 from bot.serve import serve
+from bot.tag_rules.cli import rules_cli
 from bot.tags_cli import tags_cli
 from bot.unbind import members_unbind
 from menus.push import menus_cli
@@ -27,6 +28,7 @@ def register_commands(app: Flask) -> None:
     members_cli.add_command(members_unbind)
     cs_cli.add_command(canned_cli)            # cs canned add|list (快捷 N)
     qr_cli.add_command(qr_stats)
+    tags_cli.add_command(rules_cli)           # tags rules load|list|preview|run
     for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli, points_cli, integrations_cli,
                   stores_cli, staff_cli, members_cli, menus_cli, qr_cli, fans_cli, tags_cli, cs_cli,
                   mall_cli):
