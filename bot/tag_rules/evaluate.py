@@ -102,7 +102,7 @@ def changed_fans(db: Session, rule: TagRule, now: datetime, carrying: set[int]) 
         rows = behaviour.rows(leaf).subquery()
         window = timedelta(hours=leaf["within_hours"])
         fresh = rows.c.row_id > seen.get(behaviour.table, 0)
-        aged = rows.c.at.between(before - window, now - window)
+        aged = (rows.c.at > before - window) & (rows.c.at <= now - window)   # in the window then, not now
         found |= set(db.scalars(select(rows.c.fan_id).where(fresh | aged).distinct()))
     if any("did" not in leaf for leaf in _leaves(rule.when)):
         found |= carrying
