@@ -11,6 +11,7 @@ from bot.commands.keywords import keywords_cli
 from bot.cs.canned import canned_cli
 from bot.cs.cli import cs_cli
 from bot.mall.cli import mall_cli
+from bot.mass.cli import mass_cli
 from bot.org.cli import members_cli, staff_cli, stores_cli
 from bot.points.cli import integrations_cli, points_cli
 from bot.qr.cli import qr_cli
@@ -31,7 +32,7 @@ def register_commands(app: Flask) -> None:
     tags_cli.add_command(rules_cli)           # tags rules load|list|preview|run
     for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli, points_cli, integrations_cli,
                   stores_cli, staff_cli, members_cli, menus_cli, qr_cli, fans_cli, tags_cli, cs_cli,
-                  mall_cli):
+                  mall_cli, mass_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)
     app.cli.add_command(serve)
