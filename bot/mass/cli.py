@@ -104,7 +104,7 @@ def confirm_command(group: str):
             raise click.ClickException(f"no planned send {group}; `mass list` shows them")
         for row in rows:
             if row.status == PLANNED:
-                enqueue("workers.mass.send", row.id, queue="low", job_id=f"mass-send:{row.id}", retry=(5, 15, 60))
+                enqueue("workers.mass.send", row.id, queue="low", job_id=f"mass-send-{row.id}", retry=(5, 15, 60))
     click.echo(f"group {group}: {sum(r.status == PLANNED for r in rows)} send(s) queued")
 
 
