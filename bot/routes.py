@@ -5,7 +5,7 @@ these routers are tried (bot/dispatch.py).
 """
 from bot.dispatch import Dispatcher
 from handlers import (bind_phone, common, cs, cs_kf, keywords, mass_finish, me, points, poster, recruit,
-                      subscribe)
+                      reports, subscribe)
 
 ROUTERS = [
     subscribe.router,    # subscribe, subscribe_scan, scan, unsubscribe
@@ -17,6 +17,7 @@ ROUTERS = [
     points.router,       # 积分, 积分明细, 签到, the MY_POINTS menu key
     poster.router,       # 海报 (staff)
     recruit.router,      # 拉新 (store managers)
+    reports.router,      # 报表 (store managers)
     keywords.router,     # per-account auto-replies (exact, then contains)
     common.router,       # 帮助, unknown menu keys, the fallback
 ]

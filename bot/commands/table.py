@@ -17,6 +17,7 @@ from bot.points.cli import integrations_cli, points_cli
 from bot.qr.cli import qr_cli
 from bot.qr.move import fans_cli
 from bot.qr.stats_cli import qr_stats
+from bot.reports.cli import reports_cli
 from bot.sandbox.chat import sandbox_cli
 from bot.serve import serve
 from bot.tag_rules.cli import rules_cli
@@ -32,7 +33,7 @@ def register_commands(app: Flask) -> None:
     tags_cli.add_command(rules_cli)           # tags rules load|list|preview|run
     for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli, points_cli, integrations_cli,
                   stores_cli, staff_cli, members_cli, menus_cli, qr_cli, fans_cli, tags_cli, cs_cli,
-                  mall_cli, mass_cli):
+                  mall_cli, mass_cli, reports_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)
     app.cli.add_command(serve)
