@@ -9,11 +9,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.jobs import committed
+from bot.tag_rules.file import EXAMPLE_PATH
 from models import Event, Fan, FanTag, Integration, Member, Purchase
 from tests.binding_support import bind, load_rules
 from tests.test_purchases_api import SECRET, signed_post
 
-EXAMPLE = (Path(__file__).parent.parent / "bot/tag_rules/rules.example.yaml").read_text(encoding="utf-8")
+EXAMPLE = EXAMPLE_PATH.read_text(encoding="utf-8")
 NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"]
 QUIET = ("ivan", "judy")       # only say hello: no rule should tag them
 BUYERS = {"alice": "13800000001", "bob": "13800000002", "carol": "13800000003"}

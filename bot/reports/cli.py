@@ -65,9 +65,14 @@ def funnel_command(by, store_code, since, until, png):
         click.echo(f"{ln.name}\t{ln.label}\t{ln.scans}\t{ln.follows}\t{ln.members}\t{ln.first_purchases}")
     if not lines:
         click.echo("(nothing in this period)")
-    _save(png, charts.grouped_bars(f"渠道漏斗 {first:%m-%d}~{last:%m-%d}", [ln.label or ln.name for ln in lines], {
+    _save(png, charts.grouped_bars(f"渠道漏斗 {first:%m-%d}~{last:%m-%d}", [_short(ln) for ln in lines], {
         "扫码": [ln.scans for ln in lines], "关注": [ln.follows for ln in lines],
         "会员": [ln.members for ln in lines], "首购": [ln.first_purchases for ln in lines]}))
+
+
+def _short(line) -> str:
+    """A bar's label: the code's or store's name; none of ours in two words (the axis is narrow)."""
+    return "无渠道" if line.key is None else (line.label or line.name)
 
 
 def _monthly(title: str, rows: dict[str, dict[str, int]], names: dict[str, str], png) -> None:

@@ -16,6 +16,7 @@ depend on), and two rules may not give the same tag.
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import yaml
 
@@ -23,6 +24,7 @@ from bot.points.rules_file import RulesError, _Loader   # the line-remembering l
 from bot.tag_rules.sources import BEHAVIOURS, UNAVAILABLE
 from models.tag import ROLE_TAGS
 
+EXAMPLE_PATH = Path(__file__).with_name("rules.example.yaml")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SPAN = re.compile(r"^(\d+)([dh])$")
 TAG_CHARS = 30          # WECHAT-PLATFORM.md §4.4: a tag name is at most 30 characters
