@@ -3,6 +3,7 @@ birthdays once a year on the China date, expiry (N months / end of year) with FI
 reminders before points expire, level recalculation with a downgrade window, and the rq cron
 schedule that runs them."""
 import itertools
+import sys
 from datetime import datetime, timedelta, timezone
 
 from rq.cron import CronScheduler
@@ -333,9 +334,10 @@ def test_the_cron_schedule_runs_the_points_jobs_and_the_cs_sweep(app, db, accoun
         "workers.points.remind_expiring": ("low", "0 10 * * *", None),
         "workers.points.recalculate_levels": ("low", "30 3 * * *", None),
         "workers.cs.sweep": ("high", None, 60),
+        "workers.tag_rules.evaluate_due": ("low", None, 3600),
     }
     for name in registered:
-        module = workers.cs if name.startswith("workers.cs.") else workers.points
+        module = sys.modules[name.rsplit(".", 1)[0]]
         assert import_attribute(name) is getattr(module, name.rsplit(".", 1)[1])
 
     load_rules(app, rules())
