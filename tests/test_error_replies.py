@@ -79,6 +79,7 @@ ERRORS = [
     ("本公众号没有上传图片的权限", "拉新 chart job: 48001", "请联系管理员"),
     ("您已不是在册的店长", "拉新 chart job for a former manager", "请联系管理员"),
     ("请稍后再发送“拉新”重试", "拉新 chart job: any other WeChat error", "请稍后再发送“拉新”重试"),
+    ("报表图表没有生成成功", "报表 chart job: a WeChat error", "请稍后再发送“报表”重试"),
 ]
 # Replies composed of two strings: the way forward is added where the reply is built.
 COMPOSED = {"本公众号不能生成带参数二维码（微信只向", "本公众号不能生成带参数二维码（仅认证服务号可以）",
@@ -113,6 +114,8 @@ NOT_ERRORS = [
     ("还没有人扫码关注", "the 拉新 chart's empty state (a report, not an error)"),
     ("抱歉，海报没有生成成功：", "the frame of the poster job's failures (the reasons are rows)"),
     ("抱歉，拉新图表没有生成成功：", "the frame of the chart job's failures (the reasons are rows)"),
+    ("客服：这段时间没有会话", "a line of a store manager's 报表 (a report, not an error)"),
+    ("积分 发放/消耗/过期", "the points report's chart title (reports CLI, not a chat reply)"),
 ]
 
 

@@ -93,7 +93,8 @@ def points_command(since, until, png):
     with current_app.extensions["db"]() as db:
         rows = figures.points_by_month(db, *bounds(first, last))
     click.echo(f"points per month, {first} to {last}")
-    _monthly("积分 发放/消耗/过期", rows, {"issued": "发放", "spent": "消耗", "expired": "过期"}, png)
+    title = "积分 发放/消耗/过期"           # the series are the title's three parts
+    _monthly(title, rows, dict(zip(("issued", "spent", "expired"), title.split()[1].split("/"))), png)
 
 
 @reports_cli.command("mall")
