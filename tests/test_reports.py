@@ -6,6 +6,7 @@ The story (China dates; the clock starts 2026-11-23 18:00): over ten days fans f
 buy through the booking API (one buys twice), redeem in the mall, unfollow; customer-service
 conversations are opened, answered and closed at S1.
 """
+import re
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from bot import points
 from bot.mall.orders import redeem
 from bot.points.engine import adjust
 from bot.clock import CST
+from bot.commands.columns import width
 from handlers.reports import CHART_COMING, NOT_MANAGER, NOT_STAFF
 from models import (Conversation, Fan, Integration, LedgerEntry, MallCategory, MallOrder, Product, Purchase, QrCode,
                     QrEvent)
@@ -116,8 +118,18 @@ def direct_funnel(db, key_of) -> dict:
     return out
 
 
+def cells(line: str) -> list[str]:
+    """A table line's cells (columns are two spaces apart or more; an empty cell shows as -)."""
+    return re.split(r" {2,}", line.strip())
+
+
+def starts(line: str) -> list[int]:
+    """The display column each cell of a table line starts at."""
+    return [width(line[:m.start(1)]) for m in re.finditer(r"(?:^| {2,})(\S)", line)]
+
+
 def table(output: str) -> dict[str, list[int]]:
-    rows = [line.split("\t") for line in output.splitlines()[2:] if "\t" in line]
+    rows = [cells(line) for line in output.splitlines()[2:] if len(cells(line)) == 6]
     return {r[0]: [int(x) for x in r[2:]] for r in rows}
 
 
@@ -129,6 +141,9 @@ def test_the_channel_funnel_per_code_and_per_store_matches_the_rows(app, db, sto
     assert table(by_code) == {k: v for k, v in want.items()}
     assert table(by_code)[codes["W"].scene] == [2, 2, 2, 2]     # p1, p2 followed, bound and bought
     assert table(by_code)[codes["S"].scene] == [3, 2, 0, 0]     # p3, p4 followed; p2's scan
+    # Chinese labels take two columns each: every column starts at one display column.
+    lines = by_code.splitlines()[1:len(want) + 2]
+    assert len({tuple(starts(line)) for line in lines}) == 1, lines
     by_store = reports(app, "funnel", "--by", "store", "--png", str(ARTIFACTS / "report-funnel-store.png"))
     stores = {s1.id: "S1", s2.id: "S2"}
     assert table(by_store) == direct_funnel(db, lambda code: stores.get(code.store_id, "-") if code else "-")
@@ -139,7 +154,7 @@ def test_the_channel_funnel_per_code_and_per_store_matches_the_rows(app, db, sto
 
 
 def monthly(output: str) -> dict[str, list[int]]:
-    rows = [line.split("\t") for line in output.splitlines() if line[:2] == "20" and "\t" in line]
+    rows = [cells(line) for line in output.splitlines() if line[:2] == "20"]
     return {r[0]: [int(x) for x in r[1:]] for r in rows}
 
 
@@ -157,7 +172,7 @@ def test_points_mall_and_customer_service_figures_match_the_rows(app, db, story)
     mall = reports(app, "mall", "--png", str(ARTIFACTS / "report-mall.png"))
     orders = list(db.scalars(select(MallOrder)))
     month = orders[0].created_at.astimezone(CST).strftime("%Y-%m")
-    assert f"{month}\t{len(orders)}\t{sum(o.points for o in orders)}" in mall and len(orders) == 2
+    assert monthly(mall) == {month: [len(orders), sum(o.points for o in orders)]} and len(orders) == 2
     cs = reports(app, "cs")
     rows = list(db.scalars(select(Conversation)))
     assert f"{len(rows)} opened, 2 answered, 1 closed" in cs
@@ -168,7 +183,7 @@ def test_points_mall_and_customer_service_figures_match_the_rows(app, db, story)
 
 def test_the_follower_trend_walks_back_from_todays_followers(app, db, account, story, clock):
     out = reports(app, "followers", "--account", "hq", "--days", "12", "--png", str(ARTIFACTS / "report-followers.png"))
-    rows = [line.split("\t") for line in out.splitlines()[1:] if line.count("\t") == 3]
+    rows = [cells(line) for line in out.splitlines()[1:] if len(cells(line)) == 4]
     assert len(rows) == 12
     following = sum(1 for f in db.scalars(select(Fan).where(Fan.account_id == account.id)) if f.following)
     assert int(rows[-1][3]) == following

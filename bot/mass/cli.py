@@ -15,6 +15,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from bot.commands.columns import table
 from bot.commands.common import account_or_fail
 from bot.jobs import committed
 from bot.mass.plan import plan
@@ -123,8 +124,8 @@ def list_command(fmt: str):
         return
     if not shown:
         click.echo("no mass sends yet")
-    for s in shown:
-        result = (f"total {s['total']} filtered {s['filtered']} sent {s['sent']} errors {s['errors']}"
-                  if s["total"] is not None else (s["error"] or "no finish event yet"))
-        click.echo(f"{s['id']}\t{s['group']}\t{s['account']}\t{s['tag']}\t{s['type']}\t{s['status']}\t"
-                   f"planned {s['planned']} (within limit {s['within_limit']})\t{result}")
+    for line in table([[str(s["id"]), s["group"], s["account"] or "-", s["tag"], s["type"], s["status"],
+                        f"planned {s['planned']} (within limit {s['within_limit']})",
+                        f"total {s['total']} filtered {s['filtered']} sent {s['sent']} errors {s['errors']}"
+                        if s["total"] is not None else (s["error"] or "no finish event yet")] for s in shown]):
+        click.echo(line)

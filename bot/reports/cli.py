@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from bot.commands.columns import table
 from bot.commands.common import account_or_fail
 from bot.qr.stats import bounds, china_today
 from bot.reports import charts, figures
@@ -38,6 +39,12 @@ def _period(fn):
                         help="Also write the chart to this PNG file.")(fn)
 
 
+def _table(header: list[str], rows: list[list]) -> None:
+    """The rows under their header, lined up by display width (an empty cell shows as -)."""
+    for line in table([header] + [[str(cell) if cell not in (None, "") else "-" for cell in row] for row in rows]):
+        click.echo(line)
+
+
 def _save(png: Path | None, data: bytes) -> None:
     if png is not None:
         png.write_bytes(data)
@@ -60,9 +67,8 @@ def funnel_command(by, store_code, since, until, png):
             store_id = store.id
         lines = figures.funnel(db, by, *bounds(first, last), store_id=store_id)
     click.echo(f"channel funnel by {by}, {first} to {last}")
-    click.echo("name\tlabel\tscans\tfollows\tmembers\tfirst purchases")
-    for ln in lines:
-        click.echo(f"{ln.name}\t{ln.label}\t{ln.scans}\t{ln.follows}\t{ln.members}\t{ln.first_purchases}")
+    _table(["name", "label", "scans", "follows", "members", "first purchases"],
+           [[ln.name, ln.label, ln.scans, ln.follows, ln.members, ln.first_purchases] for ln in lines])
     if not lines:
         click.echo("(nothing in this period)")
     _save(png, charts.grouped_bars(f"渠道漏斗 {first:%m-%d}~{last:%m-%d}", [_short(ln) for ln in lines], {
@@ -76,9 +82,7 @@ def _short(line) -> str:
 
 
 def _monthly(title: str, rows: dict[str, dict[str, int]], names: dict[str, str], png) -> None:
-    click.echo("month\t" + "\t".join(names))
-    for month, values in rows.items():
-        click.echo(month + "\t" + "\t".join(str(values[k]) for k in names))
+    _table(["month", *names], [[month, *(values[k] for k in names)] for month, values in rows.items()])
     if not rows:
         click.echo("(nothing in this period)")
     _save(png, charts.grouped_bars(title, list(rows), {label: [v[k] for v in rows.values()]
@@ -131,9 +135,7 @@ def followers_command(slug, days, png):
     today = china_today(current_app.extensions["clock"].now())
     with current_app.extensions["db"]() as db:
         trend = figures.follower_trend(db, account_or_fail(db, slug).id, today, days)
-    click.echo("day\tfollows\tunfollows\tfollowing")
-    for d in trend:
-        click.echo(f"{d.day}\t{d.follows}\t{d.unfollows}\t{d.following}")
+    _table(["day", "follows", "unfollows", "following"], [[d.day, d.follows, d.unfollows, d.following] for d in trend])
     _save(png, charts.trend(f"{slug} 粉丝趋势（近 {days} 天）", [f"{d.day:%m-%d}" for d in trend],
                             [d.follows for d in trend], [d.unfollows for d in trend], [d.following for d in trend]))
 
@@ -149,6 +151,4 @@ def surveys_command(since, until):
     if rows is None:
         click.echo("no surveys yet: this report fills in once the survey feature is installed")
         return
-    click.echo("guide\tsent\tcompleted")
-    for guide, sent, done in rows:
-        click.echo(f"{guide}\t{sent}\t{done}")
+    _table(["guide", "sent", "completed"], [list(row) for row in rows])

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from bot.commands.columns import table
 from bot.jobs import committed
 from bot.tag_rules import file as rules_file
 from bot.tag_rules.evaluate import satisfying, source_of, tagged
@@ -51,10 +52,15 @@ def list_command() -> None:
         rules = list(db.scalars(select(TagRule).order_by(TagRule.line)))
     if not rules:
         click.echo("no tag rules loaded: flask --app wsgi tags rules load rules.yaml")
-    for rule in rules:
-        last = rule.evaluated_at.strftime("%Y-%m-%d %H:%M UTC") if rule.evaluated_at else "never"
-        pending = " (changed: runs over every fan next)" if rule.evaluated_digest not in (None, rule.digest) else ""
-        click.echo(f"{rule.name}\t{rule.tag}\tevery {rule.every_hours}h\t{rule.fans} fans\tlast run {last}{pending}")
+    for line in table([[rule.name, rule.tag, f"every {rule.every_hours}h", f"{rule.fans} fans", _last_run(rule)]
+                       for rule in rules]):
+        click.echo(line)
+
+
+def _last_run(rule: TagRule) -> str:
+    last = rule.evaluated_at.strftime("%Y-%m-%d %H:%M UTC") if rule.evaluated_at else "never"
+    pending = " (changed: runs over every fan next)" if rule.evaluated_digest not in (None, rule.digest) else ""
+    return f"last run {last}{pending}"
 
 
 @rules_cli.command("preview")
