@@ -1,6 +1,6 @@
 """WeChat reporting a mass send finished (MASSSENDJOBFINISH, WECHAT-PLATFORM.md §3.3).
 
-Nobody sees a reply to it (bot/pipeline.py SILENT_KINDS): the handler records and answers nothing.
+Nobody sees a reply to it (bot/outbound.py SILENT_KINDS): the handler records and answers nothing.
 """
 import logging
 
