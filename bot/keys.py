@@ -100,6 +100,14 @@ def recruit_lock(account: str, staff_id: int) -> str:
     return f"recruit:lock:{account}:{staff_id}"
 
 
+# A manager's 报表 chart being made: asked again within the TTL, only the text comes.
+REPORT_LOCK_TTL = 60
+
+
+def report_lock(account: str, staff_id: int) -> str:
+    return f"report:lock:{account}:{staff_id}"
+
+
 # --- phone binding -----------------------------------------------------------------
 # The verification code a fan was sent: {phone, code, sent_at, wrong}. Its TTL is the code's life.
 SMS_CODE_TTL = 5 * 60

@@ -4,7 +4,8 @@ An active conversation, "取消"/"退出" and menu clicks are handled by the dis
 these routers are tried (bot/dispatch.py).
 """
 from bot.dispatch import Dispatcher
-from handlers import bind_phone, common, cs, cs_desk, cs_kf, keywords, linking, me, points, poster, recruit, subscribe
+from handlers import (bind_phone, common, cs, cs_desk, cs_kf, keywords, linking, mass_finish, me, points,
+                      poster, recruit, reports, subscribe)
 
 ROUTERS = [
     subscribe.router,    # subscribe, subscribe_scan, scan, unsubscribe
@@ -12,11 +13,13 @@ ROUTERS = [
     cs.router,           # fans only: 人工, their messages in a conversation, the rating
     cs_kf.router,        # WeChat's kf system: kf_create/close/switch_session mirrored
     linking.router,      # 服务号, 商城 without OAuth, the weekly reminder (then routing goes on)
+    mass_finish.router,  # MASSSENDJOBFINISH: a mass send's counts
     bind_phone.router,   # 绑定 and the BIND_PHONE key: phone, code, referrer
     me.router,           # 我的, 帮助 by role, 解绑
     points.router,       # 积分, 积分明细, 签到, the MY_POINTS menu key
     poster.router,       # 海报 (staff)
     recruit.router,      # 拉新 (store managers)
+    reports.router,      # 报表 (store managers)
     keywords.router,     # per-account auto-replies (exact, then contains)
     common.router,       # 帮助, unknown menu keys, the fallback
 ]

@@ -72,6 +72,7 @@ class WeChatError(Exception):
         meaning = f" ({NOT_RETRYABLE[errcode]})" if errcode in NOT_RETRYABLE else ""
         super().__init__(f"{path} errcode={errcode} {errmsg}{meaning}")
         self.errcode, self.errmsg, self.path = errcode, errmsg, path
+        self.answer: dict = {}      # the error's JSON body (some errors carry data, e.g. 45065's msg_id)
 
     @property
     def retryable(self) -> bool:
@@ -171,10 +172,20 @@ class Client(WeChatClient):
             return super()._request(method, url, **dict(kwargs))
         except WeChatClientException as exc:
             # Not chained: an HTTP error underneath carries the URL, access_token included.
-            raise WeChatError(exc.errcode, redact(exc.errmsg or "HTTP error"), path) from None
+            error = WeChatError(exc.errcode, redact(exc.errmsg or "HTTP error"), path)
+            error.answer = _json_of(exc.response)
+            raise error from None
         except requests.RequestException as exc:
             # Not chained: requests puts the URL, access_token included, in its message.
             raise WeChatError(None, redact(f"{type(exc).__name__}: {exc}"), path) from None
+
+
+def _json_of(response) -> dict:
+    try:
+        answer = response.json() if response is not None else {}
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def make_client(account, redis: Redis, http: requests.Session, api_base: str, timeout: float) -> Client:

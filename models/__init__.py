@@ -7,6 +7,7 @@ from models.fan import Fan
 from models.keyword import KeywordReply
 from models.lifecycle import MemberStage
 from models.link import FanLink, LinkToken
+from models.mass import MassDelivery, MassSend
 from models.mall import MallCategory, MallOrder, Product, VirtualCode
 from models.member import Member
 from models.org import Company, Staff, Store
@@ -17,8 +18,10 @@ from models.purchase import Integration, Purchase, Refund
 from models.qr import FanTag, QrCode, QrEvent
 from models.referral import Referral
 from models.tag import WechatTag
+from models.tag_rule import TagRule
 
 __all__ = ["Account", "AgentState", "Assignment", "Award", "Base", "CannedReply", "Conversation", "CsMessage", "Event", "Fan", "FanLink", "FanTag", "Integration", "KeywordReply",
            "LedgerEntry", "LevelChange", "LinkToken", "MallCategory", "MallOrder", "Member", "MemberStage", "PendingCredit",
            "Product", "VirtualCode", "OutboundMessage", "PointsLot", "PointsPolicy",
-           "PointsRule", "Purchase", "QrCode", "QrEvent", "Referral", "Refund", "Staff", "Store", "Company", "WechatTag"]
+           "PointsRule", "Purchase", "QrCode", "QrEvent", "Referral", "Refund", "Staff", "Store", "Company", "WechatTag",
+           "TagRule", "MassSend", "MassDelivery"]

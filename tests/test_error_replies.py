@@ -89,6 +89,7 @@ ERRORS = [
      "客服的回复会在您下次发消息时一并送达"),
     ("这个二维码已失效。", "the link card's page after its code was used or expired", "回复“服务号”获取新的二维码"),
     ("服务号二维码暂时没有生成成功", "link-code job: WeChat refused the code", "请稍后再回复“服务号”"),
+    ("报表图表没有生成成功", "报表 chart job: a WeChat error", "请稍后再发送“报表”重试"),
 ]
 # Replies composed of two strings: the way forward is added where the reply is built.
 COMPOSED = {"本公众号不能生成带参数二维码（微信只向", "本公众号不能生成带参数二维码（仅认证服务号可以）",
@@ -124,6 +125,8 @@ NOT_ERRORS = [
     ("抱歉，海报没有生成成功：", "the frame of the poster job's failures (the reasons are rows)"),
     ("抱歉，拉新图表没有生成成功：", "the frame of the chart job's failures (the reasons are rows)"),
     ("二维码已失效", "the link card page's title (its body names the way forward)"),
+    ("客服：这段时间没有会话", "a line of a store manager's 报表 (a report, not an error)"),
+    ("积分 发放/消耗/过期", "the points report's chart title (reports CLI, not a chat reply)"),
 ]
 
 

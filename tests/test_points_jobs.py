@@ -3,6 +3,7 @@ birthdays once a year on the China date, expiry (N months / end of year) with FI
 reminders before points expire, level recalculation with a downgrade window, and the rq cron
 schedule that runs them."""
 import itertools
+import sys
 from datetime import datetime, timedelta, timezone
 
 from rq.cron import CronScheduler
@@ -11,7 +12,6 @@ from rq.utils import import_attribute
 from sqlalchemy import func, select
 
 import workers.cs
-import workers.messaging
 import workers.points
 from bot import points
 from bot.clock import CST, add_months
@@ -336,9 +336,10 @@ def test_the_cron_schedule_runs_the_points_jobs_and_the_cs_sweep(app, db, accoun
         "workers.points.recalculate_levels": ("low", "30 3 * * *", None),
         "workers.cs.sweep": ("high", None, 60),
         "workers.messaging.sweep_pending": ("default", None, 300),
+        "workers.tag_rules.evaluate_due": ("low", None, 3600),
     }
     for name in registered:
-        module = {"cs": workers.cs, "messaging": workers.messaging}.get(name.split(".")[1], workers.points)
+        module = sys.modules[name.rsplit(".", 1)[0]]
         assert import_attribute(name) is getattr(module, name.rsplit(".", 1)[1])
 
     load_rules(app, rules())

@@ -20,6 +20,7 @@ CAPABILITIES: dict[str, frozenset[tuple[str, bool]]] = {
     "cs": _VERIFIED,
     "users": _VERIFIED,
     "media": _VERIFIED,
+    "mass": _VERIFIED,         # §5.1: mass send by tag, verified accounts of both types
     "kf": _VERIFIED_SERVICE,
     "qrcode": _VERIFIED_SERVICE,
     "oauth": _VERIFIED_SERVICE,

@@ -118,6 +118,31 @@ def sandbox_tag_fans(appid: str, tag_id: int) -> str:
     return f"sandbox:tag-fans:{appid}:{tag_id}"
 
 
+def sandbox_news(appid: str) -> str:
+    """Hash: news media_id -> JSON articles uploaded for mass sends (no TTL: like permanent media)."""
+    return f"sandbox:news:{appid}"
+
+
+def sandbox_mass_client_ids(appid: str) -> str:
+    """Hash: clientmsgid -> msg_id of the mass send made with it (no TTL: dedup must outlive retries)."""
+    return f"sandbox:mass-client-ids:{appid}"
+
+
+def sandbox_mass_days(appid: str) -> str:
+    """Hash: Beijing date -> successful mass sends that day (no TTL; a few entries a year)."""
+    return f"sandbox:mass-days:{appid}"
+
+
+def sandbox_mass_received(appid: str, openid: str, month: str) -> str:
+    """Count of mass messages one fan received in a Beijing month (TTL 40 days, bot/sandbox/mass.py)."""
+    return f"sandbox:mass-received:{appid}:{openid}:{month}"
+
+
+def sandbox_mass_finished(appid: str) -> str:
+    """List of JSON MASSSENDJOBFINISH events not delivered yet (no TTL: taken when delivered)."""
+    return f"sandbox:mass-finished:{appid}"
+
+
 def sandbox_menu(appid: str) -> str:
     """JSON {button, menuid} of the default menu (no TTL)."""
     return f"sandbox:menu:{appid}"

@@ -68,6 +68,10 @@ ROUTES: dict[str, Route] = {
         c.appid, c.body)),
     "/cgi-bin/message/template/send": post("template", lambda wx, c: (
         wx.messages.template_send(c.appid, c.body))),
+    # §4.13 mass send by tag, its preview, news for mpnews
+    "/cgi-bin/message/mass/sendall": post("mass", lambda wx, c: wx.mass.sendall(c.appid, c.body)),
+    "/cgi-bin/message/mass/preview": post("mass", lambda wx, c: wx.mass.preview(c.appid, c.body)),
+    "/cgi-bin/media/uploadnews": post("mass", lambda wx, c: wx.mass.upload_news(c.appid, c.body)),
     # §4.2 QR codes
     "/cgi-bin/qrcode/create": post("qrcode", lambda wx, c: wx.qr.create(c.appid, c.body)),
     # §4.3 users

@@ -12,6 +12,7 @@ from bot.sandbox.accounts import Account, Accounts
 from bot.sandbox.base import DEFAULT_LIMITS, Backend
 from bot.sandbox.fans import Fans
 from bot.sandbox.kf import Kf
+from bot.sandbox.mass import Mass
 from bot.sandbox.media import Media
 from bot.sandbox.menus import Menus
 from bot.sandbox.messages import Messages
@@ -40,6 +41,8 @@ class SandboxWeChat:
         self.menu_store = Menus(self.backend, self.fans, self.tag_store)
         self.kf = Kf(self.backend, self.fans)
         self.oauth = OAuth(self.backend, self.accounts, self.fans)
+        self.mass = Mass(self.backend, self.messages, self.media_store,
+                         lambda appid: getattr(self.accounts.get(appid), "type", None))
 
     # --- accounts and people -------------------------------------------------------------
 
@@ -137,6 +140,10 @@ class SandboxWeChat:
     def media(self, appid: str, media_id: str) -> dict[str, Any] | None:
         """Uploaded temporary media: type, size, filename, content_type, created_at."""
         return self.media_store.get(appid, media_id)
+
+    def mass_finish_events(self, appid: str) -> list[dict[str, Any]]:
+        """The MASSSENDJOBFINISH events WeChat would push next (each handed out once)."""
+        return self.mass.finish_events(appid)
 
     def kf_accounts(self, appid: str) -> dict[str, dict[str, Any]]:
         """The account's kf accounts: nickname, kf_id, online."""
