@@ -1,9 +1,4 @@
-"""Mass sends: the preview to a staff member, and the send itself (WeChat's mass API).
-
-The preview is told to the staff member like any other message (bot/telling.py), through the
-outbound policy's windows and order, after a line saying it is a preview: a text as it is, an
-image as the same image, a news send as its articles in text (uploadnews media are for mass
-sends only, not for customer-service messages).
+"""Mass sends' WeChat calls: the preview to a staff member, and the send itself.
 
 `send` is safe under retries: the request carries the row's client_msg_id, fixed when the send
 was planned, and WeChat answers a repeat with 45065 and the msg_id of the send it already made
@@ -16,23 +11,14 @@ import logging
 from sqlalchemy import select
 
 from bot.mass.plan import plan, record_deliveries
-from bot.telling import Media
 from bot.wechat import WeChatError
 from models import Account, MassSend, WechatTag
 from models.mass import FAILED, FINISHED, PLANNED, SUBMITTED
-from models.outbound import IMAGE
 from workers.runtime import job_scope
 
 log = logging.getLogger(__name__)
 
 CLIENT_MSG_ID_EXISTS = 45065    # §4.13: a send with this clientmsgid exists (its msg_id comes back)
-PREVIEW = "群发预览（标签“{tag}”，确认后才发给粉丝）："
-
-
-def _image(client, content: dict) -> str:
-    """The send's image uploaded as temporary media (3 days, §3.4): its media id."""
-    data = base64.b64decode(content["image_b64"])
-    return client.media.upload("image", (content["filename"], data, content.get("mime", "image/png")))["media_id"]
 
 
 def _payload(client, send: MassSend) -> dict:
@@ -41,35 +27,26 @@ def _payload(client, send: MassSend) -> dict:
     if send.msgtype == "text":
         return {"text": {"content": content["text"]}}
     if send.msgtype == "image":
-        return {"image": {"media_id": _image(client, content)}}
+        png = base64.b64decode(content["image_b64"])
+        answer = client.media.upload("image", (content["filename"], png, content.get("mime", "image/png")))
+        return {"image": {"media_id": answer["media_id"]}}
     answer = client.post("media/uploadnews", data={"articles": content["articles"]})
     return {"mpnews": {"media_id": answer["media_id"]}}
 
 
-def _articles(articles: list[dict]) -> str:
-    return "\n\n".join(f"{i}. {a['title']}\n{a['content']}" for i, a in enumerate(articles, 1))
-
-
 def preview(send_id: int, openid: str) -> None:
-    """One staff member is told the send's content, as fans will get it, before it is confirmed."""
+    """One staff member receives the send as fans will (mass preview API)."""
     with job_scope() as job:
         send = job.db.get(MassSend, send_id)
         account = job.db.get(Account, send.account_id)
-        person = (account.id, openid)
-        if send.msgtype == "image":
-            try:
-                media_id = _image(job.client(account), send.content)
-            except WeChatError as exc:
-                if exc.retryable:
-                    raise
-                log.warning("mass preview of send %s not delivered: %s", send_id, exc)
-                return
-            job.tell(person, PREVIEW.format(tag=send.tag))
-            job.tell(person, Media(IMAGE, media_id, f"[图片] 群发预览 {send.content['filename']}"))
-        elif send.msgtype == "text":
-            job.tell(person, PREVIEW.format(tag=send.tag) + "\n" + send.content["text"])
-        else:
-            job.tell(person, PREVIEW.format(tag=send.tag) + "\n" + _articles(send.content["articles"]))
+        client = job.client(account)
+        body = {"touser": openid, "msgtype": send.msgtype, **_payload(client, send)}
+        try:
+            client.post("message/mass/preview", data=body)
+        except WeChatError as exc:
+            if exc.retryable:
+                raise
+            log.warning("mass preview of send %s not delivered: %s", send_id, exc)
 
 
 def send(send_id: int) -> None:
