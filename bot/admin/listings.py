@@ -140,9 +140,9 @@ def _qr_events() -> Select:
 
 def _conversations() -> Select:
     return (select(Conversation.id, Account.slug.label("account"), Store.code.label("store"), Conversation.fan_id,
-                   Conversation.agent_id, Conversation.status, Conversation.mode, Conversation.rating,
+                   Fan.openid, Conversation.agent_id, Conversation.status, Conversation.mode, Conversation.rating,
                    Conversation.opened_at, Conversation.closed_at)
-            .join(Account, Account.id == Conversation.account_id)
+            .join(Account, Account.id == Conversation.account_id).join(Fan, Fan.id == Conversation.fan_id)
             .outerjoin(Store, Store.id == Conversation.store_id))
 
 
@@ -218,7 +218,7 @@ LISTINGS: dict[str, Listing] = {listing.name: listing for listing in [
             _qr_events, lambda: [QrEvent.id.desc()],
             {"code_id": (INT, _eq(QrEvent.code_id)), "kind": (TEXT, _eq(QrEvent.kind))}),
     Listing("conversations", Conversation,
-            {"id": INT, "account": TEXT, "store": TEXT, "fan_id": INT, "agent_id": INT, "status": TEXT,
+            {"id": INT, "account": TEXT, "store": TEXT, "fan_id": INT, "openid": TEXT, "agent_id": INT, "status": TEXT,
              "mode": TEXT, "rating": INT, "opened_at": TIME, "closed_at": TIME},
             _conversations, lambda: [Conversation.id.desc()],
             {"status": (TEXT, _eq(Conversation.status)), "store": (TEXT, _eq(Store.code)),

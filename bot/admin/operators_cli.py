@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from bot.scope import hash_token, new_token
+from bot import scope as scopes
 from models import Company, Operator, Store
 from models.operator import COMPANY, HQ, OPERATOR_ROLES, STORE
 
@@ -50,9 +50,9 @@ def operators_add(name, role, company_code, store_code):
             store_id = store.id
         if role == HQ and (company_code or store_code):
             raise click.ClickException("an hq admin sees everything: give no --company or --store")
-        token = new_token()
+        token = scopes.new_token()
         db.add(Operator(name=name, role=role, company_id=company_id, store_id=store_id,
-                        token_hash=hash_token(token), created_at=current_app.extensions["clock"].now()))
+                        token_hash=scopes.hash_token(token), created_at=current_app.extensions["clock"].now()))
     click.echo(f"operator {name} ({_reach(role, company_code, store_code)}) added. Their token, shown only now:")
     click.echo(token)
 
