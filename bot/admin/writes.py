@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import points
 from bot.admin import schemas
-from bot.admin.api import auth, bp, caller, fail, listing_page, session
+from bot.admin.views import auth, bp, caller, fail, listing_page, session
 from bot.jobs import committed
 from bot.mall import orders as mall
 from bot.points.engine import NotEnoughPoints, adjust
