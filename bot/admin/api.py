@@ -41,11 +41,21 @@ def mount(app: Flask) -> APIFlask:
                                            "conversations, tags and rules, each within the caller's scope."})
     admin.extensions = app.extensions
     admin.error_processor(_error_body)
+    admin.spec_processor(_bodies_required)
     admin.register_error_handler(Exception, _unexpected)
     admin.register_blueprint(bp)
     app.extensions["admin_api"] = admin
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {PREFIX: admin.wsgi_app})
     return admin
+
+
+def _bodies_required(spec: dict) -> dict:
+    """Every write takes a JSON body: say so (APIFlask leaves requestBody optional)."""
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+    return spec
 
 
 def _error_body(error):

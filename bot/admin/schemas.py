@@ -2,6 +2,7 @@
 from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, File, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
+from marshmallow import RAISE
 from marshmallow import fields as ma_fields
 
 from bot.admin.listings import BOOL, INT, JSON, LISTINGS, PHONE, TIME
@@ -9,6 +10,9 @@ from bot.admin.listings import BOOL, INT, JSON, LISTINGS, PHONE, TIME
 MAX_ID = 2**31 - 1          # ids are INTEGER columns: a larger number is no row of ours
 # Text that PostgreSQL can store: no NUL character (it refuses them in a string literal).
 NO_NUL = Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
+# What bot/phones.py reads as a mainland mobile: 11 digits from 13-19, "+86"/"86", spaces, dashes.
+PHONE_PATTERN = Regexp(r"^(\+86|86)?[ -]*1[3-9]([ -]*[0-9]){9}[ ]*$",
+                       error="must be a mainland mobile number like 13800000000")
 
 
 def text(max_length: int, required: bool = False, min_length: int = 0, **kw):
@@ -17,6 +21,14 @@ def text(max_length: int, required: bool = False, min_length: int = 0, **kw):
 
 def ident(**kw):
     return Integer(validate=Range(min=1, max=MAX_ID), **kw)
+
+
+class Strict(Schema):
+    """An input schema that refuses names it does not know (a mistyped filter is an error, not
+    a silently wider listing)."""
+
+    class Meta:
+        unknown = RAISE
 
 
 class Error(Schema):
@@ -47,7 +59,9 @@ def _filter_field(kind: str):
         return ident()
     if kind == BOOL:
         return Boolean()
-    return text(20 if kind == PHONE else 64)
+    if kind == PHONE:
+        return String(validate=[Length(max=24), PHONE_PATTERN])
+    return text(64)
 
 
 def _title(name: str) -> str:
@@ -62,7 +76,7 @@ for _name, _listing in LISTINGS.items():
     _PAGES[_name] = Schema.from_dict({"items": List(Nested(_item), required=True),
                                       "page": Integer(required=True), "per_page": Integer(required=True),
                                       "total": Integer(required=True)}, name=f"{_title(_name)}Page")
-    _QUERIES[_name] = Schema.from_dict(
+    _QUERIES[_name] = Strict.from_dict(
         {"page": Integer(load_default=1, validate=Range(min=1, max=1_000_000)),
          "per_page": Integer(load_default=20, validate=Range(min=1, max=100)),
          **{f: _filter_field(kind) for f, (kind, _apply) in _listing.filters.items()}},
@@ -77,12 +91,12 @@ def page_for(name: str) -> type:
     return _PAGES[name]
 
 
-class Paging(Schema):
+class Paging(Strict):
     page = Integer(load_default=1, validate=Range(min=1, max=1_000_000))
     per_page = Integer(load_default=20, validate=Range(min=1, max=100))
 
 
-class PointsAdjust(Schema):
+class PointsAdjust(Strict):
     delta = Integer(required=True, validate=Range(min=-1_000_000, max=1_000_000),
                     metadata={"description": "points to add (negative: deduct); not 0"})
     reason = text(120, required=True, min_length=1, metadata={"description": "what the member is told"})
@@ -98,12 +112,12 @@ class PointsAdjusted(Schema):
     replayed = Boolean(required=True)
 
 
-class Ship(Schema):
+class Ship(Strict):
     tracking = text(64, required=True, min_length=1)
     carrier = text(64)
 
 
-class Cancel(Schema):
+class Cancel(Strict):
     reason = text(120, required=True, min_length=1)
 
 
@@ -118,7 +132,7 @@ class Order(Schema):
     cancel_reason = String(allow_none=True)
 
 
-class QrCreate(Schema):
+class QrCreate(Strict):
     account = text(32, required=True, min_length=1, metadata={"description": "the account's slug"})
     store = text(32, metadata={"description": "store code (a store manager's own store by default)"})
     channel = text(64)
@@ -132,7 +146,7 @@ class QrCreated(Schema):
     waiting = Integer(required=True, metadata={"description": "codes whose WeChat ticket a job is getting"})
 
 
-class StatsQuery(Schema):
+class StatsQuery(Strict):
     by = String(load_default="code", validate=OneOf(["code", "staff", "store"]))
     since = ma_fields.Date()
     until = ma_fields.Date()

@@ -179,7 +179,8 @@ def order_cancel(order_id: int, body):
 @bp.auth_required(auth)
 @bp.input(schemas.QrCreate, arg_name="body")
 @bp.output(schemas.QrCreated, status_code=201)
-@bp.doc(responses={403: "the store is outside your scope", 409: "refused: the message says why"})
+@bp.doc(responses={403: "the store is outside your scope, or not named by an operator of several",
+                   409: "refused: the message says why"})
 def qr_create(body):
     """Create QR codes
 
@@ -192,7 +193,8 @@ def qr_create(body):
             if store_code is None and not scope.everything and len(scope.store_ids) == 1:
                 store_code = db.get(Store, next(iter(scope.store_ids))).code
             if store_code is None and not scope.everything:
-                fail(400, "invalid_field", "store is required: name one of your stores")
+                mine = ", ".join(db.scalars(select(Store.code).where(scope.where(Store)).order_by(Store.code)))
+                fail(403, "store_required", f"your codes belong to one of your stores: name it ({mine})")
             request = batches.resolve(db, body["account"], store_code=store_code, staff_phone=None,
                                       channel=body.get("channel"), tags=(), welcome=None,
                                       temporary_days=body.get("temporary_days"), count=body["count"])
