@@ -105,8 +105,15 @@ def test_phones_are_whole_for_hq_only_and_search_by_phone_works_in_scope(api, or
     talk = api("c1admin", f"/conversations/{org.conversations['SA']}/messages").get_json()["items"]
     assert "138****0001" in talk[0]["content"] and "13811110001" not in talk[0]["content"]
     bad = api("boss", "/members", phone="12345")
-    assert bad.status_code == 400 and bad.get_json()["error"] == "invalid_filter"
-    assert "mainland mobile" in bad.get_json()["message"]
+    assert bad.status_code == 400 and bad.get_json()["error"] == "invalid_request"
+    assert "mainland mobile" in str(bad.get_json()["detail"])
+
+
+def test_a_bad_filter_at_the_command_line_says_what_it_should_be(cli, org):
+    bad = cli("admin", "list", "members", "--where", "phone=12345")
+    assert bad.exit_code != 0 and "mainland mobile number" in bad.output
+    unknown = cli("admin", "list", "members", "--where", "colour=red")
+    assert unknown.exit_code != 0 and "members filters are phone, store, level" in unknown.output
 
 
 def test_the_chat_managers_store_scope_is_the_same_rule(cli, org):
