@@ -8,6 +8,7 @@ from models.keyword import KeywordReply
 from models.lifecycle import MemberStage
 from models.mall import MallCategory, MallOrder, Product, VirtualCode
 from models.member import Member
+from models.operator import AuditEntry, Operator
 from models.org import Company, Staff, Store
 from models.outbound import OutboundMessage
 from models.points import (Award, LedgerEntry, LevelChange, PendingCredit, PointsLot, PointsPolicy,
@@ -17,7 +18,7 @@ from models.qr import FanTag, QrCode, QrEvent
 from models.referral import Referral
 from models.tag import WechatTag
 
-__all__ = ["Account", "AgentState", "Assignment", "Award", "Base", "CannedReply", "Conversation", "CsMessage", "Event", "Fan", "FanTag", "Integration", "KeywordReply",
+__all__ = ["Account", "AuditEntry", "Operator", "AgentState", "Assignment", "Award", "Base", "CannedReply", "Conversation", "CsMessage", "Event", "Fan", "FanTag", "Integration", "KeywordReply",
            "LedgerEntry", "LevelChange", "MallCategory", "MallOrder", "Member", "MemberStage", "PendingCredit",
            "Product", "VirtualCode", "OutboundMessage", "PointsLot", "PointsPolicy",
            "PointsRule", "Purchase", "QrCode", "QrEvent", "Referral", "Refund", "Staff", "Store", "Company", "WechatTag"]
