@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from bot import scope as scopes
 from bot.admin.listings import LISTINGS, BadFilter, page, stream
+from bot.commands.columns import table
 
 WHERE_HELP = "A filter, NAME=VALUE (repeatable); each listing's filters: `admin listings`."
 
@@ -41,8 +42,9 @@ def _scope(db, asker: str | None) -> scopes.Scope:
 
 @admin_cli.command("listings", help="Every listing and its filters.")
 def admin_listings():
-    for name, listing in LISTINGS.items():
-        click.echo(f"{name:<14} filters: {', '.join(listing.filters) or '-'}")
+    for line in table([[name, f"filters: {', '.join(listing.filters) or '-'}"]
+                       for name, listing in LISTINGS.items()]):
+        click.echo(line)
 
 
 @admin_cli.command("list", help="One page of a listing, as the caller may see it.")

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot import scope as scopes
+from bot.commands.columns import table
 from models import Company, Operator, Store
 from models.operator import COMPANY, HQ, OPERATOR_ROLES, STORE
 
@@ -69,10 +70,11 @@ def operators_list():
         stores = {s.id: s.code for s in db.scalars(select(Store))}
         if not rows:
             click.echo("no operators (operators add NAME --role hq|company|store)")
-        for op in rows:
-            reach = _reach(op.role, companies.get(op.company_id), stores.get(op.store_id))
-            state = "active" if op.active else f"revoked {op.revoked_at:%Y-%m-%d %H:%M} UTC"
-            click.echo(f"{op.name:<20} {reach:<24} {state}")
+        lines = table([[op.name, _reach(op.role, companies.get(op.company_id), stores.get(op.store_id)),
+                        "active" if op.active else f"revoked {op.revoked_at:%Y-%m-%d %H:%M} UTC"]
+                       for op in rows])
+    for line in lines:
+        click.echo(line)
 
 
 @operators_cli.command("revoke", help="Refuse the operator's token from now on.")
