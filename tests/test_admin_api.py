@@ -4,7 +4,6 @@ and interactive docs in the sandbox only."""
 import pytest
 from sqlalchemy import select
 
-from admin_support import build
 from bot import create_app
 from bot.admin.api import PREFIX
 from bot.scope import hash_token
@@ -18,16 +17,11 @@ def cli(app):
 
 
 @pytest.fixture
-def org(app, db, account, cli):
-    return build(app, db, account, cli)
-
-
-@pytest.fixture
-def call(app, org):
+def call(app, operators):
     client = app.test_client()
 
     def send(who, method, path, body=None, **query):
-        return client.open(PREFIX + path, method=method, json=body, query_string=query, headers=org.auth(who))
+        return client.open(PREFIX + path, method=method, json=body, query_string=query, headers=operators.auth(who))
     return send
 
 
@@ -37,11 +31,11 @@ def audits(db, action=None):
     return list(db.scalars(query.where(AuditEntry.action == action) if action else query))
 
 
-def test_a_token_is_printed_once_stored_as_a_hash_and_refused_once_revoked(app, db, cli, org, call):
+def test_a_token_is_printed_once_stored_as_a_hash_and_refused_once_revoked(app, db, cli, operators, call):
     db.rollback()
     stored = db.scalar(select(Operator).where(Operator.name == "samgr"))
-    assert stored.token_hash == hash_token(org.tokens["samgr"]) and org.tokens["samgr"] not in stored.token_hash
-    assert org.tokens["samgr"] not in cli("operators", "list").output
+    assert stored.token_hash == hash_token(operators.tokens["samgr"]) and operators.tokens["samgr"] not in stored.token_hash
+    assert operators.tokens["samgr"] not in cli("operators", "list").output
     assert call("samgr", "GET", "/members").status_code == 200
     assert "revoked" in cli("operators", "revoke", "samgr").output
     refused = call("samgr", "GET", "/members")
@@ -49,12 +43,12 @@ def test_a_token_is_printed_once_stored_as_a_hash_and_refused_once_revoked(app, 
     assert call("samgr", "GET", "/members.csv").status_code == 401
     assert "revoked" in cli("operators", "list").output
     assert "not allowed" in cli("admin", "list", "members", "--as", "samgr").output
-    org.tokens["samgr"] = "op_" + "x" * 43
+    operators.tokens["samgr"] = "op_" + "x" * 43
     assert call("samgr", "GET", "/members").get_json()["error"] == "invalid_token"
     assert app.test_client().get(PREFIX + "/members").get_json()["error"] == "unauthorized"
 
 
-def test_operator_commands_refuse_bad_input_and_say_what_to_do(cli, org):
+def test_operator_commands_refuse_bad_input_and_say_what_to_do(cli, operators):
     assert "exists" in cli("operators", "add", "boss", "--role", "hq").output
     assert "--company CODE" in cli("operators", "add", "x1", "--role", "company", "--company", "C9").output
     assert "--store CODE" in cli("operators", "add", "x2", "--role", "store").output
@@ -62,8 +56,8 @@ def test_operator_commands_refuse_bad_input_and_say_what_to_do(cli, org):
     assert "no operator" in cli("operators", "revoke", "ghost").output
 
 
-def test_points_adjust_goes_through_the_ledger_once_per_key_with_an_audit_row(db, call, org):
-    member = org.members["SA"]
+def test_points_adjust_goes_through_the_ledger_once_per_key_with_an_audit_row(db, call, operators):
+    member = operators.members["SA"]
     body = {"delta": 50, "reason": "活动补发", "key": "fix-1"}
     first = call("samgr", "POST", f"/members/{member}/points", body)
     assert first.status_code == 200, first.get_json()
@@ -82,13 +76,13 @@ def test_points_adjust_goes_through_the_ledger_once_per_key_with_an_audit_row(db
     assert short.status_code == 409 and short.get_json()["error"] == "not_enough_points"
     zero = call("samgr", "POST", f"/members/{member}/points", {"delta": 0, "reason": "x", "key": "k3"})
     assert zero.status_code == 400 and zero.get_json()["error"] == "invalid_field"
-    other = call("samgr", "POST", f"/members/{org.members['SB']}/points", {**body, "key": "k4"})
+    other = call("samgr", "POST", f"/members/{operators.members['SB']}/points", {**body, "key": "k4"})
     assert other.status_code == 404
     assert len(audits(db, "points.adjust")) == 1
 
 
-def test_ship_and_cancel_go_through_the_mall_with_audit_rows_and_stay_in_scope(db, call, org):
-    sa, sb = org.orders["SA"], org.orders["SB"]
+def test_ship_and_cancel_go_through_the_mall_with_audit_rows_and_stay_in_scope(db, call, operators):
+    sa, sb = operators.orders["SA"], operators.orders["SB"]
     assert call("samgr", "POST", f"/mall/orders/{sb}/ship", {"tracking": "SF1"}).status_code == 404
     shipped = call("samgr", "POST", f"/mall/orders/{sa}/ship", {"tracking": "SF1", "carrier": "顺丰"})
     assert shipped.status_code == 200 and shipped.get_json()["status"] == "shipped"
@@ -102,19 +96,19 @@ def test_ship_and_cancel_go_through_the_mall_with_audit_rows_and_stay_in_scope(d
     assert (cancel.actor, cancel.before["status"], cancel.after["cancel_reason"]) == \
         ("operator:c1admin", "placed", "缺货")
     db.rollback()
-    assert db.get(Member, org.members["SB"]).points == 500           # refunded once
+    assert db.get(Member, operators.members["SB"]).points == 500           # refunded once
     assert db.scalar(select(Product.stock).where(Product.code == "gift-SB")) == 5
     late = call("boss", "POST", f"/mall/orders/{sb}/ship", {"tracking": "SF2"})
     assert late.status_code == 409 and late.get_json()["error"] == "refused" and "已取消" in late.get_json()["message"]
     assert db.get(MallOrder, sb).status == "cancelled"
 
 
-def test_qr_codes_are_created_in_scope_with_an_audit_row_and_a_job_for_their_tickets(db, call, org, jobs):
+def test_qr_codes_are_created_in_scope_with_an_audit_row_and_a_job_for_their_tickets(db, call, operators, jobs):
     made = call("samgr", "POST", "/qr/codes", {"account": "hq", "channel": "地推", "count": 2})
     assert made.status_code == 201, made.get_json()
     ids = made.get_json()["ids"]
     db.rollback()
-    assert {db.get(QrCode, i).store_id for i in ids} == {org.stores["SA"]}
+    assert {db.get(QrCode, i).store_id for i in ids} == {operators.stores["SA"]}
     assert jobs.queued().count("workers.qr_tickets.issue_codes") == 1
     jobs.run_all()
     db.rollback()
@@ -130,10 +124,10 @@ def test_qr_codes_are_created_in_scope_with_an_audit_row_and_a_job_for_their_tic
     assert len(audits(db)) == 1
 
 
-def test_every_write_leaves_one_audit_row_and_audit_is_read_in_scope(db, call, org):
-    call("samgr", "POST", f"/members/{org.members['SA']}/points", {"delta": 5, "reason": "补", "key": "a"})
-    call("c1admin", "POST", f"/mall/orders/{org.orders['SB']}/cancel", {"reason": "取消"})
-    call("boss", "POST", f"/mall/orders/{org.orders['SC']}/ship", {"tracking": "T9"})
+def test_every_write_leaves_one_audit_row_and_audit_is_read_in_scope(db, call, operators):
+    call("samgr", "POST", f"/members/{operators.members['SA']}/points", {"delta": 5, "reason": "补", "key": "a"})
+    call("c1admin", "POST", f"/mall/orders/{operators.orders['SB']}/cancel", {"reason": "取消"})
+    call("boss", "POST", f"/mall/orders/{operators.orders['SC']}/ship", {"tracking": "T9"})
     call("boss", "POST", "/qr/codes", {"account": "hq", "store": "SC"})
     assert [(a.actor, a.action) for a in audits(db)] == [
         ("operator:samgr", "points.adjust"), ("operator:c1admin", "mall.cancel"),
@@ -143,10 +137,10 @@ def test_every_write_leaves_one_audit_row_and_audit_is_read_in_scope(db, call, o
     assert [a["action"] for a in own] == ["points.adjust"]
 
 
-def test_errors_are_json_with_a_code(call, org):
+def test_errors_are_json_with_a_code(call, operators):
     for response, code in ((call("boss", "GET", "/nowhere"), "not_found"),
                            (call("boss", "GET", "/members", per_page=1000), "invalid_request"),
-                           (call("boss", "POST", f"/members/{org.members['SA']}/points", {"delta": "x"}),
+                           (call("boss", "POST", f"/members/{operators.members['SA']}/points", {"delta": "x"}),
                             "invalid_request"),
                            (call("boss", "DELETE", "/members"), "method_not_allowed"),
                            (call("boss", "GET", f"/members/{2**40}/ledger"), "not_found")):

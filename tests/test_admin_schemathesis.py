@@ -7,22 +7,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 
-from admin_support import build
 from bot.admin.api import PREFIX
 from bot.admin.listings import LISTINGS
 
 EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 3}
-
-
-@pytest.fixture
-def cli(app):
-    runner = app.test_cli_runner()
-    return lambda *args: runner.invoke(args=list(args))
-
-
-@pytest.fixture
-def org(app, db, account, cli):
-    return build(app, db, account, cli)
 
 
 def operations(app, headers=None):
@@ -40,8 +28,8 @@ def test_every_operation_is_described_and_tested(app):
 
 
 @pytest.mark.parametrize("mode", list(EXAMPLES))
-def test_the_api_keeps_to_its_description(app, org, mode):
-    for operation in operations(app, org.auth("c1admin")):
+def test_the_api_keeps_to_its_description(app, operators, mode):
+    for operation in operations(app, operators.auth("c1admin")):
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=EXAMPLES[mode], deadline=None, suppress_health_check=list(HealthCheck))
         def keeps_to_it(case):
