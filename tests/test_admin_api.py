@@ -7,7 +7,8 @@ from sqlalchemy import select
 from bot import create_app
 from bot.admin.api import PREFIX
 from bot.scope import hash_token
-from models import AuditEntry, LedgerEntry, MallOrder, Member, Operator, Product, QrCode
+from bot.telling import Teller
+from models import AuditEntry, LedgerEntry, MallOrder, Member, Operator, OutboundMessage, Product, QrCode
 
 
 @pytest.fixture
@@ -56,7 +57,10 @@ def test_operator_commands_refuse_bad_input_and_say_what_to_do(cli, operators):
     assert "no operator" in cli("operators", "revoke", "ghost").output
 
 
-def test_points_adjust_goes_through_the_ledger_once_per_key_with_an_audit_row(db, call, operators):
+def test_points_adjust_goes_through_the_ledger_once_per_key_with_an_audit_row(db, call, operators, monkeypatch):
+    told = []
+    tell = Teller.tell
+    monkeypatch.setattr(Teller, "tell", lambda self, person, what: (told.append(what), tell(self, person, what)))
     member = operators.members["SA"]
     body = {"delta": 50, "reason": "活动补发", "key": "fix-1"}
     first = call("samgr", "POST", f"/members/{member}/points", body)
@@ -66,6 +70,10 @@ def test_points_adjust_goes_through_the_ledger_once_per_key_with_an_audit_row(db
     again = call("samgr", "POST", f"/members/{member}/points", body)
     assert again.get_json()["replayed"] is True and again.get_json()["points"] == 450
     db.rollback()
+    # the member is told once, through the API's Teller, on the account they follow
+    assert told == ["活动补发：积分 +50。当前积分 450。"]
+    assert db.scalars(select(OutboundMessage.content).where(OutboundMessage.openid == "o-mkSA-fan",
+                                                            OutboundMessage.content.contains("活动补发"))).all() == told
     entry = db.get(LedgerEntry, first.get_json()["entry_id"])
     assert (entry.delta, entry.reason, entry.actor) == (50, "活动补发", "operator:samgr")
     [row] = audits(db, "points.adjust")
@@ -89,6 +97,9 @@ def test_ship_and_cancel_go_through_the_mall_with_audit_rows_and_stay_in_scope(d
     assert call("samgr", "POST", f"/mall/orders/{sa}/ship", {"tracking": "SF1", "carrier": "顺丰"}).status_code == 200
     [ship] = audits(db, "mall.ship")
     assert ship.before["status"] == "placed" and ship.after["tracking"] == "SF1"
+    shipping_notices = select(OutboundMessage.content).where(OutboundMessage.openid == "o-mkSA-fan",
+                                                            OutboundMessage.content.contains("已发货"))
+    assert db.scalars(shipping_notices).all() == ["您兑换的mkSA 礼品已发货：顺丰 SF1。"]   # told once
     cancelled = call("c1admin", "POST", f"/mall/orders/{sb}/cancel", {"reason": "缺货"})
     assert cancelled.get_json()["status"] == "cancelled"
     assert call("c1admin", "POST", f"/mall/orders/{sb}/cancel", {"reason": "缺货"}).status_code == 200
