@@ -42,6 +42,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhook_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(link_bp)
+    from bot.admin.api import mount as mount_admin_api
+    mount_admin_api(app)
     if cfg["SANDBOX"]:
         from bot.sandbox.api import api_blueprint, oauth_blueprint
         app.register_blueprint(api_blueprint, url_prefix="/sandbox/api")

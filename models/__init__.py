@@ -10,6 +10,7 @@ from models.link import FanLink, LinkToken
 from models.mass import MassDelivery, MassSend
 from models.mall import MallCategory, MallOrder, Product, VirtualCode
 from models.member import Member
+from models.operator import AuditEntry, Operator
 from models.org import Company, Staff, Store
 from models.outbound import OutboundMessage
 from models.points import (Award, LedgerEntry, LevelChange, PendingCredit, PointsLot, PointsPolicy,
@@ -20,7 +21,7 @@ from models.referral import Referral
 from models.tag import WechatTag
 from models.tag_rule import TagRule
 
-__all__ = ["Account", "AgentState", "Assignment", "Award", "Base", "CannedReply", "Conversation", "CsMessage", "Event", "Fan", "FanLink", "FanTag", "Integration", "KeywordReply",
+__all__ = ["Account", "AuditEntry", "Operator", "AgentState", "Assignment", "Award", "Base", "CannedReply", "Conversation", "CsMessage", "Event", "Fan", "FanLink", "FanTag", "Integration", "KeywordReply",
            "LedgerEntry", "LevelChange", "LinkToken", "MallCategory", "MallOrder", "Member", "MemberStage", "PendingCredit",
            "Product", "VirtualCode", "OutboundMessage", "PointsLot", "PointsPolicy",
            "PointsRule", "Purchase", "QrCode", "QrEvent", "Referral", "Refund", "Staff", "Store", "Company", "WechatTag",

@@ -24,6 +24,7 @@ from bot.points.rules_file import parse
 from bot.routes import ROUTERS
 from bot.sandbox.phone import Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
+from admin_support import build as build_operators
 from cs_support import Cast
 from handlers.subscribe import BIND_OFFER
 from models import Account, Base, Integration, Member
@@ -299,6 +300,15 @@ def make_member(db):
 @pytest.fixture
 def alice(make_member):
     return make_member()
+
+
+# --- operators and the admin API ------------------------------------------------------------
+@pytest.fixture
+def operators(app, db, account):
+    """Three stores' data and the operators boss (hq), c1admin (company C1), samgr (store SA),
+    their tokens in .tokens (tests/admin_support.py)."""
+    runner = app.test_cli_runner()
+    return build_operators(app, db, account, lambda *args: runner.invoke(args=list(args)))
 
 
 __all__ = ["later", "timedelta"]

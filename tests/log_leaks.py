@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import event
 
 import bot.binding.sms
+import bot.scope
 from bot.sandbox.tokens import Tokens
 from models import Account, Integration
 
@@ -86,6 +87,13 @@ def pytest_configure(config):
         LEAKS.codes.add(code)
         return text_for(code)
     bot.binding.sms.text_for = sms_text
+    new_token = bot.scope.new_token
+
+    def operator_token() -> str:
+        token = new_token()
+        LEAKS.learn(token, "an operator's API token")
+        return token
+    bot.scope.new_token = operator_token
     root = logging.getLogger()
     root.addHandler(LEAKS)
     root.setLevel(logging.DEBUG)

@@ -3,6 +3,8 @@ per group here or in its feature package. This module and bot/routes.py are the 
 that import feature packages (menus/, handlers/, workers/, h5/); tests/test_import_rules.py holds it."""
 from flask import Flask
 
+from bot.admin.cli import admin_cli
+from bot.admin.operators_cli import operators_cli
 from bot.binding.unbind import members_unbind
 from bot.commands.accounts import accounts_cli
 from bot.commands.common import mirror_all_to_sandbox  # noqa: F401  (create_app mirrors accounts at start)
@@ -33,7 +35,7 @@ def register_commands(app: Flask) -> None:
     tags_cli.add_command(rules_cli)           # tags rules load|list|preview|run
     for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli, points_cli, integrations_cli,
                   stores_cli, staff_cli, members_cli, menus_cli, qr_cli, fans_cli, tags_cli, cs_cli,
-                  mall_cli, mass_cli, reports_cli):
+                  mall_cli, mass_cli, reports_cli, operators_cli, admin_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)
     app.cli.add_command(serve)

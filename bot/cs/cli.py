@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import exists, or_, select
 
+from bot import scope as scopes
 from bot.clock import CST
 from bot.commands.common import account_or_fail
 from bot.cs.agents import agent_fan
@@ -60,8 +61,8 @@ def visible(staff: Staff | None):
     if staff is None:
         return True
     rules = []
-    if MANAGER in staff.role_list:
-        rules.append(Conversation.store_id == staff.store_id)
+    if MANAGER in staff.role_list:     # a manager's store: the one scope rule (bot/scope.py)
+        rules.append(scopes.of_staff(staff).where(Conversation))
     if AGENT in staff.role_list:
         rules.append(Conversation.agent_id == staff.id)
         rules.append(exists().where(Assignment.conversation_id == Conversation.id, Assignment.agent_id == staff.id))

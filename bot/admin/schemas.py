@@ -1,0 +1,171 @@
+"""The admin API's schemas: APIFlask turns them into the OpenAPI description and validates with them."""
+from apiflask import Schema
+from apiflask.fields import Boolean, DateTime, Dict, File, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf, Range, Regexp
+from marshmallow import RAISE
+from marshmallow import fields as ma_fields
+
+from bot.admin.listings import BOOL, INT, JSON, LISTINGS, PHONE, TIME
+
+MAX_ID = 2**31 - 1          # ids are INTEGER columns: a larger number is no row of ours
+# Text that PostgreSQL can store: no NUL character (it refuses them in a string literal).
+NO_NUL = Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
+# What bot/phones.py reads as a mainland mobile: 11 digits from 13-19, "+86"/"86", spaces, dashes.
+PHONE_PATTERN = Regexp(r"^(\+86|86)?[ -]*1[3-9]([ -]*[0-9]){9}[ ]*$",
+                       error="must be a mainland mobile number like 13800000000")
+
+
+def text(max_length: int, required: bool = False, min_length: int = 0, **kw):
+    return String(required=required, validate=[Length(min=min_length, max=max_length), NO_NUL], **kw)
+
+
+def ident(**kw):
+    return Integer(validate=Range(min=1, max=MAX_ID), **kw)
+
+
+class Strict(Schema):
+    """An input schema that refuses names it does not know (a mistyped filter is an error, not
+    a silently wider listing)."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class Error(Schema):
+    error = String(required=True, metadata={"description": "a stable code, e.g. not_found, invalid_token"})
+    message = String(required=True)
+    detail = Dict()
+
+
+class Csv(Schema):
+    file = File()
+
+
+def _output_field(kind: str):
+    if kind == INT:
+        return Integer(allow_none=True)
+    if kind == BOOL:
+        return Boolean(allow_none=True)
+    if kind == TIME:
+        return DateTime(allow_none=True)
+    if kind == JSON:
+        return Dict(allow_none=True)
+    return String(allow_none=True, metadata={"description": "masked unless the caller is HQ"}
+                  if kind == PHONE else {})
+
+
+def _filter_field(kind: str):
+    if kind == INT:
+        return ident()
+    if kind == BOOL:
+        return Boolean()
+    if kind == PHONE:
+        return String(validate=[Length(max=24), PHONE_PATTERN])
+    return text(64)
+
+
+def _title(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
+
+
+_QUERIES: dict[str, type] = {}
+_PAGES: dict[str, type] = {}
+for _name, _listing in LISTINGS.items():
+    _item = Schema.from_dict({c: _output_field(k) for c, k in _listing.columns.items()},
+                             name=f"{_title(_name)}Item")
+    _PAGES[_name] = Schema.from_dict({"items": List(Nested(_item), required=True),
+                                      "page": Integer(required=True), "per_page": Integer(required=True),
+                                      "total": Integer(required=True)}, name=f"{_title(_name)}Page")
+    _QUERIES[_name] = Strict.from_dict(
+        {"page": Integer(load_default=1, validate=Range(min=1, max=1_000_000)),
+         "per_page": Integer(load_default=20, validate=Range(min=1, max=100)),
+         **{f: _filter_field(kind) for f, (kind, _apply) in _listing.filters.items()}},
+        name=f"{_title(_name)}Query")
+
+
+def query_for(name: str) -> type:
+    return _QUERIES[name]
+
+
+def page_for(name: str) -> type:
+    return _PAGES[name]
+
+
+class Paging(Strict):
+    page = Integer(load_default=1, validate=Range(min=1, max=1_000_000))
+    per_page = Integer(load_default=20, validate=Range(min=1, max=100))
+
+
+class PointsAdjust(Strict):
+    delta = Integer(required=True, validate=Range(min=-1_000_000, max=1_000_000),
+                    metadata={"description": "points to add (negative: deduct); not 0"})
+    reason = text(120, required=True, min_length=1, metadata={"description": "what the member is told"})
+    key = text(64, required=True, min_length=1,
+               metadata={"description": "your id of this adjustment: a retry with the same key changes nothing"})
+
+
+class PointsAdjusted(Schema):
+    member_id = Integer(required=True)
+    delta = Integer(required=True)
+    points = Integer(required=True)
+    entry_id = Integer(required=True)
+    replayed = Boolean(required=True)
+
+
+class Ship(Strict):
+    tracking = text(64, required=True, min_length=1)
+    carrier = text(64)
+
+
+class Cancel(Strict):
+    reason = text(120, required=True, min_length=1)
+
+
+class Order(Schema):
+    id = Integer(required=True)
+    member_id = Integer(required=True)
+    product_name = String(required=True)
+    points = Integer(required=True)
+    status = String(required=True)
+    carrier = String(allow_none=True)
+    tracking = String(allow_none=True)
+    cancel_reason = String(allow_none=True)
+
+
+class QrCreate(Strict):
+    account = text(32, required=True, min_length=1, metadata={"description": "the account's slug"})
+    store = text(32, metadata={"description": "store code (a store manager's own store by default)"})
+    channel = text(64)
+    temporary_days = Integer(validate=Range(min=1, max=30), metadata={"description": "omit for permanent"})
+    count = Integer(load_default=1, validate=Range(min=1, max=100))
+
+
+class QrCreated(Schema):
+    batch = String(required=True)
+    ids = List(Integer(), required=True)
+    waiting = Integer(required=True, metadata={"description": "codes whose WeChat ticket a job is getting"})
+
+
+class StatsQuery(Strict):
+    by = String(load_default="code", validate=OneOf(["code", "staff", "store"]))
+    since = ma_fields.Date()
+    until = ma_fields.Date()
+
+
+class StatsLine(Schema):
+    key = Integer(allow_none=True)
+    name = String(required=True)
+    label = String(required=True)
+    scans = Integer(required=True)
+    unique = Integer(required=True)
+    follows = Integer(required=True)
+    refollows = Integer(required=True)
+    unfollows = Integer(required=True)
+    members = Integer(required=True)
+    net = Integer(required=True)
+
+
+class Stats(Schema):
+    by = String(required=True)
+    lines = List(Nested(StatsLine), required=True)
+    total = Nested(StatsLine, required=True)

@@ -1,0 +1,119 @@
+"""Data scope everywhere: every listing of the admin API (JSON and CSV) and of `admin list|export`
+shows an operator exactly the stores of their reach: hq all three, the C1 company admin SA and
+SB, the SA store manager (an operator, or a staff manager by phone) SA only."""
+import csv
+import io
+
+import pytest
+
+from admin_support import MANAGER_PHONE, REACH, markers
+from bot.admin.api import PATHS, PREFIX
+from bot.admin.listings import LISTINGS, STORE_DATA
+
+OPERATORS = ["boss", "c1admin", "samgr"]
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+    return lambda *args: runner.invoke(args=list(args))
+
+
+@pytest.fixture
+def admin_get(app, operators):
+    client = app.test_client()
+
+    def get(who: str, path: str, **query):
+        return client.get(PREFIX + path, query_string=query, headers=operators.auth(who))
+    return get
+
+
+def path_of(name: str) -> str:
+    return PATHS.get(name, f"/{name}")
+
+
+def test_the_store_data_listings_are_every_listing_but_configuration_and_audit():
+    assert set(LISTINGS) - set(STORE_DATA) == {"rules", "audit"}
+    assert {"fans", "members", "ledger", "purchases", "mall_orders", "qr_codes", "qr_events",
+            "conversations", "messages", "tags"} == set(STORE_DATA)
+
+
+@pytest.mark.parametrize("name", STORE_DATA)
+def test_every_api_listing_and_export_shows_each_operator_only_their_stores(admin_get, name):
+    for who in OPERATORS:
+        page = admin_get(who, path_of(name), per_page=100)
+        assert page.status_code == 200, page.get_json()
+        body = page.get_json()
+        assert markers(body["items"]) == REACH[who], (name, who)
+        assert body["total"] == len(body["items"])
+        exported = admin_get(who, path_of(name) + ".csv")
+        assert exported.status_code == 200 and exported.mimetype == "text/csv"
+        rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+        assert markers(rows) == REACH[who], (name, who, "csv")
+        assert len(rows) == body["total"]
+
+
+@pytest.mark.parametrize("name", STORE_DATA)
+def test_every_command_listing_and_export_shows_each_asker_only_their_stores(cli, operators, name, tmp_path):
+    for who in [*OPERATORS, MANAGER_PHONE]:
+        listed = cli("admin", "list", name, "--as", who, "--per-page", "1000")
+        assert listed.exit_code == 0, listed.output
+        assert markers(listed.output) == REACH[who], (name, who)
+        out = tmp_path / f"{name}-{who}.csv"
+        exported = cli("admin", "export", name, "--as", who, "--out", str(out))
+        assert exported.exit_code == 0, exported.output
+        assert markers(out.read_text(encoding="utf-8")) == REACH[who], (name, who, "csv")
+
+
+def test_without_as_the_machine_operator_sees_everything_and_strangers_nothing(cli, operators):
+    assert markers(cli("admin", "list", "members").output) == {"SA", "SB", "SC"}
+    for stranger in ("nobody", "13700000000"):
+        refused = cli("admin", "list", "members", "--as", stranger)
+        assert refused.exit_code != 0 and "not allowed" in refused.output
+        assert "mk" not in refused.output
+
+
+def test_a_store_manager_cannot_reach_another_stores_rows_by_id(admin_get, operators):
+    sb_member, sb_talk = operators.members["SB"], operators.conversations["SB"]
+    for path in (f"/members/{sb_member}/ledger", f"/conversations/{sb_talk}/messages"):
+        refused = admin_get("samgr", path)
+        assert refused.status_code == 404 and refused.get_json()["error"] == "not_found"
+        assert admin_get("c1admin", path).status_code == 200
+    own = admin_get("samgr", f"/members/{operators.members['SA']}/ledger").get_json()
+    assert markers(own["items"]) == {"SA"} and own["total"] == 2      # the award and the mall spend
+
+
+def test_qr_statistics_count_only_the_callers_codes(admin_get, operators):
+    for who in OPERATORS:
+        stats = admin_get(who, "/qr/stats", by="code").get_json()
+        counted = {line["label"] for line in stats["lines"] if line["follows"]}
+        assert markers(counted) == REACH[who]
+        assert stats["total"]["follows"] == len(REACH[who])
+
+
+def test_phones_are_whole_for_hq_only_and_search_by_phone_works_in_scope(admin_get, operators):
+    whole = admin_get("boss", "/members", phone="13811110002").get_json()["items"]
+    assert [m["phone"] for m in whole] == ["13811110002"]
+    masked = admin_get("c1admin", "/members", phone="138 1111 0002").get_json()["items"]
+    assert [m["phone"] for m in masked] == ["138****0002"]
+    assert admin_get("samgr", "/members", phone="13811110002").get_json()["total"] == 0
+    talk = admin_get("c1admin", f"/conversations/{operators.conversations['SA']}/messages").get_json()["items"]
+    assert "138****0001" in talk[0]["content"] and "13811110001" not in talk[0]["content"]
+    bad = admin_get("boss", "/members", phone="12345")
+    assert bad.status_code == 400 and bad.get_json()["error"] == "invalid_request"
+    assert "mainland mobile" in str(bad.get_json()["detail"])
+
+
+def test_a_bad_filter_at_the_command_line_says_what_it_should_be(cli, operators):
+    bad = cli("admin", "list", "members", "--where", "phone=12345")
+    assert bad.exit_code != 0 and "mainland mobile number" in bad.output
+    unknown = cli("admin", "list", "members", "--where", "colour=red")
+    assert unknown.exit_code != 0 and "members filters are phone, store, level" in unknown.output
+
+
+def test_the_chat_managers_store_scope_is_the_same_rule(cli, operators):
+    """A staff manager by phone and the SA operator see the same rows of every listing."""
+    for name in STORE_DATA:
+        as_staff = cli("admin", "list", name, "--as", MANAGER_PHONE, "--per-page", "1000").output
+        as_operator = cli("admin", "list", name, "--as", "samgr", "--per-page", "1000").output
+        assert as_staff.splitlines()[1:] == as_operator.splitlines()[1:], name
