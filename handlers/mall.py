@@ -4,7 +4,7 @@ from bot.dispatch import Router, Turn
 
 router = Router("mall")
 
-NO_MALL = "积分商城在总部服务号里开放：请关注总部服务号，从菜单“积分商城”进入。"
+NO_MALL = "积分商城在总部服务号里开放：请关注总部服务号，在那里回复“商城”进入。"
 
 
 def mall_url(config, slug: str) -> str:
