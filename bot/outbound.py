@@ -123,12 +123,13 @@ class Outbox:
 
 def settle_reply(db: Session, outbox: Outbox, push_kind: str, turn, in_time: bool) -> str | None:
     """The text of the passive reply to this push (None: no text). Nobody sees a reply to a
-    SILENT_KINDS push, and a kf transfer is the reply itself (§3.4: one reply, no text): then
-    what the push meant for its sender waits as pending rows and leaves as customer-service
-    messages. Messages that waited count as delivered only in a reply WeChat can still take
-    (`in_time`, §2: 5 s); past the budget they stay pending for the next channel."""
-    if turn.transfer is not None or push_kind in SILENT_KINDS:
-        texts = outbox.passive + ([turn.reply] if turn.reply and turn.transfer is not None else [])
+    SILENT_KINDS push, and a kf transfer or a news card is the reply itself (§3.4: one reply,
+    no text): then what the push meant for its sender waits as pending rows and leaves as
+    customer-service messages. Messages that waited count as delivered only in a reply WeChat
+    can still take (`in_time`, §2: 5 s); past the budget they stay pending for the next channel."""
+    card = turn.transfer is not None or turn.article is not None
+    if card or push_kind in SILENT_KINDS:
+        texts = outbox.passive + ([turn.reply] if turn.reply and card else [])
         if texts:
             outbox.queue(outbox.recipient, texts)
         return None

@@ -18,7 +18,7 @@ from bot.capabilities import for_account
 from bot.context import Ctx
 from bot.jobs import JobBuffer
 from bot.outbound import CsWindow, Outbox, settle_reply
-from bot.protocol import fingerprint, kind, raw, render_text, render_transfer
+from bot.protocol import fingerprint, kind, raw, render_article, render_text, render_transfer
 from bot.sessions import ConversationStore, Dedup
 from models import Account, Event, Fan
 
@@ -106,6 +106,8 @@ def run_turn(app: Flask, account: Account, msg, received: float) -> str:
             log.exception("after-commit step failed (%s) account=%s openid=%s", what, slug, msg.source)
     if turn.transfer is not None:
         return render_transfer(msg, turn.transfer)
+    if turn.article is not None:
+        return render_article(msg, turn.article)
     return render_text(msg, reply) if reply else ""
 
 

@@ -17,7 +17,7 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.events import SubscribeEvent, SubscribeScanProductEvent
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.messages import UnknownMessage
-from wechatpy.replies import TextReply, TransferCustomerServiceReply
+from wechatpy.replies import ArticlesReply, TextReply, TransferCustomerServiceReply
 
 # Text replies over ~2048 bytes fail (empirical: WECHAT-PLATFORM.md §7.5; CJK is 3 bytes, emoji 4).
 TEXT_LIMIT_BYTES = 2048
@@ -205,6 +205,13 @@ def cdata_text(text: str) -> str:
 def render_text(msg, text: str) -> str:
     """A passive text reply to `msg` (the caller keeps it under TEXT_LIMIT_BYTES)."""
     return TextReply(message=msg, content=cdata_text(text)).render()
+
+
+def render_article(msg, article: dict[str, str]) -> str:
+    """A news reply of one article: title, description, image, url (a message reply carries one
+    article, §3.4; wechatpy would allow 10)."""
+    clean = {k: cdata_text(article.get(k, "")) for k in ("title", "description", "image", "url")}
+    return ArticlesReply(message=msg, articles=[clean]).render()
 
 
 def render_transfer(msg, kf_account: str) -> str:

@@ -4,7 +4,8 @@ An active conversation, "取消"/"退出" and menu clicks are handled by the dis
 these routers are tried (bot/dispatch.py).
 """
 from bot.dispatch import Dispatcher
-from handlers import bind_phone, common, cs, cs_desk, cs_kf, keywords, me, points, poster, recruit, subscribe
+from handlers import bind_phone, common, cs, cs_desk, cs_kf, keywords, mall, me, points, poster, recruit, subscribe
+from h5 import mall_redeem, web
 
 ROUTERS = [
     subscribe.router,    # subscribe, subscribe_scan, scan, unsubscribe
@@ -16,6 +17,7 @@ ROUTERS = [
     points.router,       # 积分, 积分明细, 签到, the MY_POINTS menu key
     poster.router,       # 海报 (staff)
     recruit.router,      # 拉新 (store managers)
+    mall.router,         # 商城: the points mall's news card
     keywords.router,     # per-account auto-replies (exact, then contains)
     common.router,       # 帮助, unknown menu keys, the fallback
 ]
@@ -23,3 +25,15 @@ ROUTERS = [
 
 def make_dispatcher(strict: bool) -> Dispatcher:
     return Dispatcher(ROUTERS, strict=strict)
+
+
+# The H5 pages' blueprints (h5/), registered after the foundation (session, CSRF, OAuth
+# callback, WeUI). The mall's blueprint is taken from mall_redeem, which adds the redeem views.
+H5_BLUEPRINTS = [mall_redeem.bp]
+
+
+def register_pages(app) -> None:
+    """The H5 foundation, then each area's blueprint."""
+    web.init_app(app)
+    for blueprint in H5_BLUEPRINTS:
+        app.register_blueprint(blueprint)
