@@ -17,7 +17,7 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.events import SubscribeEvent, SubscribeScanProductEvent
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.messages import UnknownMessage
-from wechatpy.replies import TextReply, TransferCustomerServiceReply
+from wechatpy.replies import ArticlesReply, TextReply, TransferCustomerServiceReply
 
 # Text replies over ~2048 bytes fail (empirical: WECHAT-PLATFORM.md §7.5; CJK is 3 bytes, emoji 4).
 TEXT_LIMIT_BYTES = 2048
@@ -211,3 +211,23 @@ def render_transfer(msg, kf_account: str) -> str:
     trans = f"<TransInfo><KfAccount><![CDATA[{cdata_text(kf_account)}]]></KfAccount></TransInfo>"
     head, _, _ = xml.rpartition("</xml>")
     return f"{head}{trans}</xml>"
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article: what a passive news reply shows as a card (§3.4)."""
+
+    title: str
+    description: str
+    url: str
+    image: str = ""
+
+
+def render_news(msg, article: Article) -> str:
+    """A passive news reply with one article: the only count WeChat shows when answering a
+    person's message (since 2018-10-12, WECHAT-PLATFORM.md §3.4 and pitfall 11). PicUrl is any
+    URL; no media upload is needed."""
+    reply = ArticlesReply(message=msg)
+    reply.add_article({"title": cdata_text(article.title), "description": cdata_text(article.description),
+                       "image": article.image, "url": article.url})
+    return reply.render()
