@@ -32,6 +32,8 @@ ASK_GROUP = "请回复本次的团号（字母、数字或 -，最多 32 位）�
 BAD_GROUP = "团号只能包含字母、数字、- 和 _，最多 32 位。请重新输入，没有团号请回复“跳过”。"
 SKIP_WORDS = frozenset({"跳过", "无", "没有"})
 GROUP_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+# Survey pages need WeChat OAuth, which only a verified service account has (§5.1).
+NO_PAGES = "问卷页面需要已认证的服务号，本系统还没有配置，暂时无法生成链接。请联系管理员。"
 NO_LINKS = "您还没有发出问卷。回复“问卷”选择问卷并获取链接。"
 LINKS_SHOWN = 8        # the list stays within one text reply (~2048 bytes, WECHAT-PLATFORM.md §7.5)
 
@@ -84,6 +86,9 @@ def grouped(ctx, msg):
         return Turn(why, END)
     if survey is None or catalog.state(survey, ctx.now) is not None:
         return Turn("这份问卷刚刚关闭或已满额，请回复“问卷”重新选择。", END)
+    pages = links.page_account(ctx.db, ctx.account)
+    if pages is None:
+        return Turn(NO_PAGES, END)
     link = links.link_for(ctx.db, survey, staff, group, ctx.now)
     base, secret = ctx.config["PUBLIC_BASE_URL"], ctx.config["SECRET_KEY"]
     about = survey.intro or "请花一分钟填写问卷，告诉我们您的感受。"
@@ -91,7 +96,7 @@ def grouped(ctx, msg):
         about += f" 完成即得 {survey.points} 积分。"
     return Turn(None, END, article=Article(
         title=survey.title + (f"（团号 {group}）" if group else ""), description=about,
-        url=links.survey_url(base, secret, link), image=f"{base}/s/cover.png"))
+        url=links.survey_url(base, pages.slug, secret, link), image=links.cover_url(base)))
 
 
 @router.text("问卷结果", "问卷进度")
@@ -109,7 +114,7 @@ def progress(ctx, msg):
     rows = results.link_stats(ctx.db, scope)
     if not rows:
         return NO_LINKS
-    base = ctx.config["PUBLIC_BASE_URL"]
+    base, pages = ctx.config["PUBLIC_BASE_URL"], links.page_account(ctx.db, ctx.account)
     codes = {r.survey_code for r in rows[:LINKS_SHOWN]}
     surveys = {s.code: s for s in ctx.db.scalars(select(Survey).where(Survey.code.in_(codes)))}
     lines = [f"{whose}（最近 {min(len(rows), LINKS_SHOWN)} 个链接）："]
@@ -117,6 +122,6 @@ def progress(ctx, msg):
         last = r.last_completed.astimezone(CST).strftime("%m-%d %H:%M") if r.last_completed else "无"
         guide = f"，{r.guide}" if MANAGER in staff.role_list else ""
         lines.append(f"{n}. {r.survey_title}（团号 {r.group or '无'}{guide}）\n"
-                     f"打开 {r.opened} 人，开始 {r.started} 人，完成 {r.completed} 人，最近完成 {last}\n"
-                     f"结果：{links.results_url(base, surveys[r.survey_code])}")
+                     f"打开 {r.opened} 人，开始 {r.started} 人，完成 {r.completed} 人，最近完成 {last}"
+                     + (f"\n结果：{links.results_url(base, pages.slug, surveys[r.survey_code])}" if pages else ""))
     return "\n".join(lines)

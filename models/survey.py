@@ -65,4 +65,5 @@ class SurveyResponse(Base):
     opened_at: Mapped[timestamp]
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # the points SMS went out
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import points
+from bot.jobs import JobBuffer
 from bot.points.policy import CST
 from bot.surveys import links, responses
 from handlers.survey import ASK_GROUP, BAD_GROUP, GUIDES_ONLY, NO_LINKS, NOT_GUIDE
@@ -55,8 +56,8 @@ def test_a_guide_gets_a_card_to_forward_and_the_same_link_again(wang, db):
     first = card(wang)
     assert first["Title"] == "行程满意度调查（团号 HZ-1201）"
     assert first["Description"].startswith("感谢您参加本次行程！") and first["Description"].endswith("完成即得 30 积分。")
-    assert first["PicUrl"] == "http://127.0.0.1:5000/s/cover.png"
-    assert first["Url"].startswith("http://127.0.0.1:5000/s/")
+    assert first["PicUrl"] == "http://127.0.0.1:5000/h5/static/survey/cover.png"
+    assert first["Url"].startswith("http://127.0.0.1:5000/h5/hq/survey/t/")
     wang.text("问卷")
     wang.text("1")
     wang.text("HZ-1201")
@@ -140,7 +141,7 @@ def test_progress_numbers_are_the_databases(app, wang, db, clock, account):
         with points.transaction(app) as book:
             response = responses.open_response(book.db, book.db.merge(link), account.id, openid, None, clock.now())
             for page in range(pages):
-                responses.save_page(book, response, book.db.get(Survey, survey.id), page, forms[page])
+                responses.save_page(book, response, book.db.get(Survey, survey.id), page, forms[page], JobBuffer())
     db.rollback()
     counted = [db.scalar(select(func.count(column)).where(SurveyResponse.link_id == link.id))
                for column in (SurveyResponse.id, SurveyResponse.started_at, SurveyResponse.completed_at)]
@@ -151,7 +152,7 @@ def test_progress_numbers_are_the_databases(app, wang, db, clock, account):
     assert (f"打开 {counted[0]} 人，开始 {counted[1]} 人，完成 {counted[2]} 人，"
             f"最近完成 {last.replace(tzinfo=timezone.utc).astimezone(CST):%m-%d %H:%M}") in answer
     assert "最近完成 11-23 18:14" in answer            # o2, the second tourist, 14 minutes in
-    assert answer.endswith("结果：http://127.0.0.1:5000/s/results/trip-feedback")
+    assert answer.endswith("结果：http://127.0.0.1:5000/h5/hq/survey/results/trip-feedback")
 
 
 def test_a_manager_sees_the_stores_links_with_the_guides_names(app, phone, wang, db, jobs):

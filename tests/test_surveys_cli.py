@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import points
+from bot.jobs import JobBuffer
 from bot.surveys import answers, responses
 from bot.surveys.definition import SurveyFileError, parse
 from bot.surveys.links import link_for
@@ -125,11 +126,12 @@ def test_results_and_csv_on_the_command_line(app, db, tmp_path, clock, account):
               (second, "o3", {"guide": ["4"], "recommend": ["8"]})]
     for link, openid, page0 in filled:
         with points.transaction(app) as book:
+            book_jobs = JobBuffer()
             response = responses.open_response(book.db, book.db.merge(link), account.id, openid, None, clock.now())
             survey_row = book.db.get(Survey, survey.id)
-            assert responses.save_page(book, response, survey_row, 0, page0).next_page == 1
-            assert responses.save_page(book, response, survey_row, 1, {"again": ["会"]}).next_page == 2
-            assert responses.save_page(book, response, survey_row, 2, {}).completed
+            assert responses.save_page(book, response, survey_row, 0, page0, book_jobs).next_page == 1
+            assert responses.save_page(book, response, survey_row, 1, {"again": ["会"]}, book_jobs).next_page == 2
+            assert responses.save_page(book, response, survey_row, 2, {}, book_jobs).completed
     table = cli(app, "surveys", "results", "trip-feedback").output
     assert "\t王导\t西湖门店\t团号 T1\topened 2\tstarted 2\tcompleted 2\tlast 2026-11-23 18:00" in table
     assert "\t李导\t西湖门店\t团号 -\topened 1\tstarted 1\tcompleted 1" in table

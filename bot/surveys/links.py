@@ -11,7 +11,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from models import Staff, Survey, SurveyLink
+from models import Account, Staff, Survey, SurveyLink
+from models.account import SERVICE
 
 SALT = "survey-link"
 GROUP_MAX = 32
@@ -68,9 +69,22 @@ def find(db, token: Token) -> SurveyLink | None:
                                               SurveyLink.group_code == token.group))
 
 
-def survey_url(base: str, secret: str, link: SurveyLink) -> str:
-    return f"{base}/s/{sign(secret, link)}"
+def page_account(db, account: Account) -> Account | None:
+    """The account whose H5 pages open the link: this one if it is a verified service account
+    (only those have OAuth, WECHAT-PLATFORM.md §5.1), else the deployment's first such account."""
+    if account.type == SERVICE and account.verified:
+        return account
+    return db.scalars(select(Account).where(Account.type == SERVICE, Account.verified)
+                      .order_by(Account.id)).first()
 
 
-def results_url(base: str, survey: Survey) -> str:
-    return f"{base}/s/results/{survey.code}"
+def survey_url(base: str, account_slug: str, secret: str, link: SurveyLink) -> str:
+    return f"{base}/h5/{account_slug}/survey/t/{sign(secret, link)}"
+
+
+def results_url(base: str, account_slug: str, survey: Survey) -> str:
+    return f"{base}/h5/{account_slug}/survey/results/{survey.code}"
+
+
+def cover_url(base: str) -> str:
+    return f"{base}/h5/static/survey/cover.png"

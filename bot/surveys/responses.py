@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot import membership
 from bot.points.engine import fire
 from bot.points.ledger import Book
 from bot.surveys import answers as check
 from bot.surveys import catalog
-from models import Survey, SurveyLink, SurveyResponse
+from models import Fan, Member, Survey, SurveyLink, SurveyResponse
 
 SOURCE = "survey_response"
 
@@ -55,9 +56,12 @@ def open_response(db, link: SurveyLink, account_id: int, openid: str, member_id:
     return found
 
 
-def save_page(book: Book, response: SurveyResponse, survey: Survey, page: int, form) -> Saved:
+def save_page(book: Book, response: SurveyResponse, survey: Survey, page: int, form, enqueue) -> Saved:
     """Check and keep one page of answers; the last page completes (and pays) the response."""
     db, now = book.db, book.now
+    # Locked for the rest of the transaction: a second submit of the same response (a retry, a
+    # second tab) waits here and then sees what the first did.
+    db.refresh(response, with_for_update=True)
     if response.completed_at is not None:
         return Saved(refused=DONE)
     closed = catalog.state(survey, now)
@@ -80,11 +84,11 @@ def save_page(book: Book, response: SurveyResponse, survey: Survey, page: int, f
     db.flush()
     if following is not None:
         return Saved(next_page=following)
-    refused = complete(book, response, survey)
+    refused = complete(book, response, survey, enqueue)
     return Saved(refused=refused) if refused else Saved(completed=True)
 
 
-def complete(book: Book, response: SurveyResponse, survey: Survey) -> str | None:
+def complete(book: Book, response: SurveyResponse, survey: Survey, enqueue) -> str | None:
     """Complete the response once (None), or say why not (DONE, catalog.FULL)."""
     db, now = book.db, book.now
     with db.begin_nested() as savepoint:
@@ -105,14 +109,45 @@ def complete(book: Book, response: SurveyResponse, survey: Survey) -> str | None
     db.refresh(response)
     db.refresh(survey)
     if response.member_id is not None:
-        pay(book, response, survey)
+        pay(book, response, survey, enqueue)
     return None
 
 
-def pay(book: Book, response: SurveyResponse, survey: Survey) -> int:
-    """Pay a completed response's points to its member (once: the award key is the response)."""
+def pay(book: Book, response: SurveyResponse, survey: Survey, enqueue) -> int:
+    """Pay a completed response's points to its member (once: the award key is the response)
+    and text them what they got (workers/surveys.py, once per response)."""
     awards = fire(book, response.member_id, "survey_complete", SOURCE, response.id,
                   base_points=survey.points)
     response.points = sum(a.points for a in awards)
     book.db.flush()
+    if any(a in book.decided and a.points for a in awards):
+        enqueue("workers.surveys.sms_points", response.id, job_id=f"survey-sms-{response.id}",
+                retry=(5, 15, 60))
     return response.points
+
+
+@dataclass
+class Claimed:
+    member: Member | None        # None: the phone is bound to another WeChat of this account
+    points: int = 0
+    returning: bool = False      # the imported member of that phone, recognised
+
+
+def claim(book: Book, response: SurveyResponse, survey: Survey, link: SurveyLink, phone: str,
+          enqueue) -> Claimed:
+    """A completed response of a non-member whose phone was just verified: they become the
+    member of that phone (or are recognised as it) and are paid. A person who never followed
+    gets a fan row now, credited to the link's store and guide (first touch)."""
+    fan = book.db.scalar(select(Fan).where(Fan.account_id == response.account_id, Fan.openid == response.openid))
+    if fan is None:
+        fan = Fan(account_id=response.account_id, openid=response.openid, following=False,
+                  store_id=link.store_id, staff_id=link.staff_id, attributed_at=book.now,
+                  created_at=book.now)
+        book.db.add(fan)
+        book.db.flush()
+    bound = membership.bind(book, fan, phone, enqueue)
+    if bound.member is None:
+        return Claimed(None)
+    response.member_id = bound.member.id
+    paid = pay(book, response, survey, enqueue)
+    return Claimed(bound.member, paid, bound.returning)

@@ -63,6 +63,7 @@ def upgrade() -> None:
     sa.Column('opened_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('started_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('completed_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('notified_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_survey_response_account_id_account'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['link_id'], ['survey_link.id'], name=op.f('fk_survey_response_link_id_survey_link'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_survey_response_member_id_member'), ondelete='SET NULL'),
