@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         Path(cfg["DATABASE_URL"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(cfg["DATABASE_URL"])
 
-    from bot.routes import make_dispatcher  # the one import of feature modules
+    from bot.routes import make_dispatcher, register_pages  # the one import of feature modules
 
     app.extensions.update(
         redis=redis,
@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from bot.webhook import bp as webhook_bp
     app.register_blueprint(webhook_bp)
     app.register_blueprint(api_bp)
+    register_pages(app)
     if cfg["SANDBOX"]:
         from bot.sandbox.api import api_blueprint, oauth_blueprint
         app.register_blueprint(api_blueprint, url_prefix="/sandbox/api")

@@ -5,6 +5,7 @@ these routers are tried (bot/dispatch.py).
 """
 from bot.dispatch import Dispatcher
 from handlers import bind_phone, common, cs, cs_kf, keywords, me, points, poster, recruit, subscribe, survey
+from h5 import mall_redeem, web
 
 ROUTERS = [
     subscribe.router,    # subscribe, subscribe_scan, scan, unsubscribe
@@ -23,3 +24,15 @@ ROUTERS = [
 
 def make_dispatcher(strict: bool) -> Dispatcher:
     return Dispatcher(ROUTERS, strict=strict)
+
+
+# The H5 pages' blueprints (h5/), registered after the foundation (session, CSRF, OAuth
+# callback, WeUI). The mall's blueprint is taken from mall_redeem, which adds the redeem views.
+H5_BLUEPRINTS = [mall_redeem.bp]
+
+
+def register_pages(app) -> None:
+    """The H5 foundation, then each area's blueprint."""
+    web.init_app(app)
+    for blueprint in H5_BLUEPRINTS:
+        app.register_blueprint(blueprint)
