@@ -346,3 +346,11 @@ SANDBOX_SMS_TTL = 24 * 3600
 
 def sandbox_sms() -> str:
     return "sandbox:sms"
+
+
+# Wrong SMS codes typed on a survey's last page, per person; lives as long as a code does.
+SURVEY_WRONG_CODES_TTL = SMS_CODE_TTL
+
+
+def survey_wrong_codes(account: str, openid: str) -> str:
+    return f"survey:wrong-codes:{account}:{openid}"

@@ -5,7 +5,7 @@ these routers are tried (bot/dispatch.py).
 """
 from bot.dispatch import Dispatcher
 from handlers import bind_phone, common, cs, cs_kf, keywords, me, points, poster, recruit, subscribe, survey
-from h5 import mall_redeem, web
+from h5 import mall_redeem, survey_results, web
 
 ROUTERS = [
     subscribe.router,    # subscribe, subscribe_scan, scan, unsubscribe
@@ -27,8 +27,9 @@ def make_dispatcher(strict: bool) -> Dispatcher:
 
 
 # The H5 pages' blueprints (h5/), registered after the foundation (session, CSRF, OAuth
-# callback, WeUI). The mall's blueprint is taken from mall_redeem, which adds the redeem views.
-H5_BLUEPRINTS = [mall_redeem.bp]
+# callback, WeUI). The mall's blueprint is taken from mall_redeem, which adds the redeem views;
+# the surveys' from survey_results, which adds the staff's results pages.
+H5_BLUEPRINTS = [mall_redeem.bp, survey_results.bp]   # survey_results adds to h5/survey.py's
 
 
 def register_pages(app) -> None:
