@@ -36,8 +36,9 @@ class Turn:
     # Hand the fan to WeChat's kf system: the kf account named in a transfer_customer_service
     # reply (WECHAT-PLATFORM.md §3.4, §4.10; "" for any kf). `reply` then follows as a CS message.
     transfer: str | None = None
-    # A one-article news card as the passive reply (bot.protocol.Article); `reply` is then unused.
-    article: object | None = None
+    # A one-article news card (title, description, image, url) as the passive reply instead of
+    # the text; what waits for the fan stays pending for the next channel.
+    article: dict | None = None
 
 
 class UnknownState(Exception):

@@ -18,7 +18,7 @@ from bot.capabilities import for_account
 from bot.context import Ctx
 from bot.jobs import JobBuffer
 from bot.outbound import CsWindow, Outbox, compose_passive
-from bot.protocol import fingerprint, kind, raw, render_news, render_text, render_transfer
+from bot.protocol import fingerprint, kind, raw, render_article, render_text, render_transfer
 from bot.sessions import ConversationStore, Dedup
 from models import Account, Event, Fan
 
@@ -91,17 +91,11 @@ def run_turn(app: Flask, account: Account, msg, received: float) -> str:
                       config=app.config, outbox=outbox, msg=msg)
             turn = ext["dispatcher"].dispatch(ctx, msg)
             db.execute(insert(Event).values(event_fields(account, msg, "ok")))
-            if turn.article is not None and kind(msg) not in SILENT_KINDS:
-                # The card is the whole reply (one message per push, §3.4): texts for the
-                # sender wait, and go out by the next channel.
-                reply = None
-                if outbox.passive:
-                    outbox.queue(msg.source, outbox.passive)
-            elif kind(msg) in SILENT_KINDS or turn.transfer is not None:
+            if kind(msg) in SILENT_KINDS or turn.transfer is not None or turn.article is not None:
                 # Nobody sees this reply, or it is the kf transfer (§3.4, one reply, no text):
                 # what a handler meant for the sender waits instead, and goes out as CS messages.
                 reply = None
-                if turn.transfer is not None:
+                if turn.transfer is not None or turn.article is not None:
                     outbox.queue(msg.source, outbox.passive + ([turn.reply] if turn.reply else []))
                 elif outbox.passive:
                     outbox.queue(msg.source, outbox.passive)
@@ -127,8 +121,8 @@ def run_turn(app: Flask, account: Account, msg, received: float) -> str:
             log.exception("after-commit step failed (%s) account=%s openid=%s", what, slug, msg.source)
     if turn.transfer is not None:
         return render_transfer(msg, turn.transfer)
-    if turn.article is not None and kind(msg) not in SILENT_KINDS:
-        return render_news(msg, turn.article)
+    if turn.article is not None:
+        return render_article(msg, turn.article)
     return render_text(msg, reply) if reply else ""
 
 

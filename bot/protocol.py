@@ -202,6 +202,13 @@ def render_text(msg, text: str) -> str:
     return TextReply(message=msg, content=cdata_text(text)).render()
 
 
+def render_article(msg, article: dict[str, str]) -> str:
+    """A news reply of one article: title, description, image, url (a message reply carries one
+    article, §3.4; wechatpy would allow 10)."""
+    clean = {k: cdata_text(article.get(k, "")) for k in ("title", "description", "image", "url")}
+    return ArticlesReply(message=msg, articles=[clean]).render()
+
+
 def render_transfer(msg, kf_account: str) -> str:
     """transfer_customer_service to one kf account (§3.4, §4.10). wechatpy's reply has no
     TransInfo (WECHAT-PLATFORM.md, wechatpy pitfalls), so the designation is added here."""
@@ -211,23 +218,3 @@ def render_transfer(msg, kf_account: str) -> str:
     trans = f"<TransInfo><KfAccount><![CDATA[{cdata_text(kf_account)}]]></KfAccount></TransInfo>"
     head, _, _ = xml.rpartition("</xml>")
     return f"{head}{trans}</xml>"
-
-
-@dataclass(frozen=True)
-class Article:
-    """One news article: what a passive news reply shows as a card (§3.4)."""
-
-    title: str
-    description: str
-    url: str
-    image: str = ""
-
-
-def render_news(msg, article: Article) -> str:
-    """A passive news reply with one article: the only count WeChat shows when answering a
-    person's message (since 2018-10-12, WECHAT-PLATFORM.md §3.4 and pitfall 11). PicUrl is any
-    URL; no media upload is needed."""
-    reply = ArticlesReply(message=msg)
-    reply.add_article({"title": cdata_text(article.title), "description": cdata_text(article.description),
-                       "image": article.image, "url": article.url})
-    return reply.render()

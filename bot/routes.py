@@ -4,7 +4,7 @@ An active conversation, "取消"/"退出" and menu clicks are handled by the dis
 these routers are tried (bot/dispatch.py).
 """
 from bot.dispatch import Dispatcher
-from handlers import bind_phone, common, cs, cs_kf, keywords, me, points, poster, recruit, subscribe, survey
+from handlers import bind_phone, common, cs, cs_kf, keywords, mall, me, points, poster, recruit, subscribe, survey
 from h5 import mall_redeem, survey_results, web
 
 ROUTERS = [
@@ -16,6 +16,7 @@ ROUTERS = [
     points.router,       # 积分, 积分明细, 签到, the MY_POINTS menu key
     poster.router,       # 海报 (staff)
     recruit.router,      # 拉新 (store managers)
+    mall.router,         # 商城: the points mall's news card
     survey.router,       # 问卷, 问卷结果 (guides; managers see their store's)
     keywords.router,     # per-account auto-replies (exact, then contains)
     common.router,       # 帮助, unknown menu keys, the fallback

@@ -17,7 +17,7 @@ from bot.mall.orders import ADDRESS_FIELDS, Refused, order_for, redeem
 from bot.phones import normalize
 from h5.mall import bp, on_sale
 from h5.person import member_required
-from h5.web import db, message
+from h5.web import db, end_reads, message
 from models import MallOrder, Product
 from models.mall import VIRTUAL
 
@@ -102,6 +102,7 @@ def redeem_submit(code: str):
         return message("页面已过期", "页面已过期，请返回商城重新兑换。", 400, "warn")
     address = {f: request.form.get(f, "") for f in ADDRESS_FIELDS} if request.form.get("name") else None
     member_id = g.person.member.id
+    end_reads()
     try:
         with points.transaction(current_app._get_current_object()) as book:
             order_id = redeem(book, member_id, code, f"h5:{member_id}:{token}", address).id

@@ -53,6 +53,12 @@ def db():
     return g.h5_db
 
 
+def end_reads() -> None:
+    """Close the request's session before a write transaction of its own: on SQLite every
+    transaction takes the one write lock up front (models/db.py), so two would wait on each other."""
+    _close_db(None)
+
+
 def _close_db(_exc) -> None:
     session = g.pop("h5_db", None)
     if session is not None:

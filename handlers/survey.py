@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from bot.dispatch import END, STAY, Router, Turn, text_of
 from bot.points.policy import CST
-from bot.protocol import Article
 from bot.roles import active_staff
 from bot.surveys import catalog, links, results
 from models import Store, Survey
@@ -94,9 +93,10 @@ def grouped(ctx, msg):
     about = survey.intro or "请花一分钟填写问卷，告诉我们您的感受。"
     if survey.points:
         about += f" 完成即得 {survey.points} 积分。"
-    return Turn(None, END, article=Article(
-        title=survey.title + (f"（团号 {group}）" if group else ""), description=about,
-        url=links.survey_url(base, pages.slug, secret, link), image=links.cover_url(base)))
+    # One article: the most a reply to a person's message may carry (WECHAT-PLATFORM.md §3.4).
+    return Turn(None, END, article={
+        "title": survey.title + (f"（团号 {group}）" if group else ""), "description": about,
+        "url": links.survey_url(base, pages.slug, secret, link), "image": links.cover_url(base)})
 
 
 @router.text("问卷结果", "问卷进度")
