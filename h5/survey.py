@@ -21,7 +21,7 @@ from bot.points.notify import deliver
 from bot.surveys import answers, catalog, links, responses
 from bot.verify import Codes
 from h5.person import person_required
-from h5.web import area_blueprint, db, message
+from h5.web import area_blueprint, db, end_reads, message
 from models import Survey, SurveyLink, SurveyResponse
 
 bp = area_blueprint("survey", __name__)
@@ -36,6 +36,7 @@ WRONG_CODES = 5       # wrong codes before the code is thrown away (6 digits: no
 def transaction():
     """(book, jobs) of one write: committed, then members told and jobs queued (like the chat)."""
     app = current_app._get_current_object()
+    end_reads()
     with committed(app) as (session, buffer):
         now = app.extensions["clock"].now()
         book = Book(session, now)
