@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from bot import create_app, points
 from bot.points.engine import adjust
 from binding_support import bind, load_rules
-from conftest import empty_tables
+from tests.conftest import empty_tables
 from models import MallCategory, Member, Product, VirtualCode
 from models.mall import VIRTUAL
 from tests.embedded_processes import free_port

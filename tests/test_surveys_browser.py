@@ -8,9 +8,9 @@ from pathlib import Path
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import func, select
 
-from binding_support import bind, load_rules, roster
+from tests.binding_support import bind, load_rules, roster
 from models import SurveyResponse
-from test_h5_browser import ARGS, ARTIFACTS, CHROMIUM, app, chromium_env, phone_page, sign_in  # noqa: F401
+from tests.test_h5_browser import ARGS, ARTIFACTS, CHROMIUM, app, chromium_env, phone_page, sign_in  # noqa: F401
 
 EXAMPLE = (Path(__file__).parent.parent / "bot/surveys/survey.example.yaml").read_text(encoding="utf-8")
 
