@@ -159,3 +159,11 @@ def sms_daily_phone(phone: str, day: str) -> str:
 
 def sms_daily_fan(account: str, openid: str, day: str) -> str:
     return f"sms:day:{day}:fan:{account}:{openid}"
+
+
+# Wrong SMS codes typed on a survey's last page, per person; lives as long as a code does.
+SURVEY_WRONG_CODES_TTL = SMS_CODE_TTL
+
+
+def survey_wrong_codes(account: str, openid: str) -> str:
+    return f"survey:wrong-codes:{account}:{openid}"

@@ -15,9 +15,11 @@ from models.points import (Award, LedgerEntry, LevelChange, PendingCredit, Point
 from models.purchase import Integration, Purchase, Refund
 from models.qr import FanTag, QrCode, QrEvent
 from models.referral import Referral
+from models.survey import Survey, SurveyLink, SurveyResponse
 from models.tag import WechatTag
 
 __all__ = ["Account", "AgentState", "Assignment", "Award", "Base", "CannedReply", "Conversation", "CsMessage", "Event", "Fan", "FanTag", "Integration", "KeywordReply",
            "LedgerEntry", "LevelChange", "MallCategory", "MallOrder", "Member", "MemberStage", "PendingCredit",
            "Product", "VirtualCode", "OutboundMessage", "PointsLot", "PointsPolicy",
-           "PointsRule", "Purchase", "QrCode", "QrEvent", "Referral", "Refund", "Staff", "Store", "Company", "WechatTag"]
+           "PointsRule", "Purchase", "QrCode", "QrEvent", "Referral", "Refund", "Staff", "Store", "Company", "Survey", "SurveyLink", "SurveyResponse",
+           "WechatTag"]

@@ -3,54 +3,20 @@ agent and a stubbed jweixin, against the test app served over HTTP (the sandbox'
 page plays WeChat's). A member browses, filters, opens a product, redeems with a new address,
 sees the order and the history; a virtual product shows its code; an unbound fan gets the page
 that sends them to the chat, and the chat prompt. Screenshots go to tests/artifacts/."""
-import os
 import re
-import threading
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from bot import create_app, points
-from bot.points.engine import adjust
 from binding_support import bind, load_rules
-from tests.conftest import empty_tables
+from bot import points
+from bot.points.engine import adjust
+from h5_browser_support import ARGS, ARTIFACTS, CHROMIUM, phone_page, sign_in
 from models import MallCategory, Member, Product, VirtualCode
 from models.mall import VIRTUAL
-from tests.embedded_processes import free_port
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PHONE_VIEWPORT = {"width": 375, "height": 812}
-WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-             "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN")
-# jweixin stand-in: records what the page asks of the JS-SDK (§4.12), calls ready at once.
-JWEIXIN_STUB = """window.__wx = {config: null, shared: [], closed: 0};
-window.wx = {config: function (c) { window.__wx.config = c; },
-  ready: function (f) { setTimeout(f, 0); }, error: function () {},
-  updateAppMessageShareData: function (d) { window.__wx.shared.push(['friend', d]); },
-  updateTimelineShareData: function (d) { window.__wx.shared.push(['timeline', d]); },
-  closeWindow: function () { window.__wx.closed += 1; }};"""
-
-
-@pytest.fixture
-def app(database_url, redis, clock):
-    """The test app, served over HTTP on a free port that is also its public address."""
-    port = free_port()
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "REDIS": redis, "CLOCK": clock,
-                      "SANDBOX": True, "JOBS_INLINE": False, "STRICT_STATES": True,
-                      "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"})
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app
-    server.shutdown()
-    thread.join(5)
-    empty_tables(app.extensions["engine"])
+pytestmark = pytest.mark.served     # conftest's app, served over HTTP at its public address
 
 
 @pytest.fixture
@@ -69,18 +35,6 @@ def shop(app, db):
     db.commit()
 
 
-@pytest.fixture
-def chromium_env(tmp_path):
-    """Chromium's environment with a Chinese font (the one the posters use, bot/assets/): the
-    machine may have none, and the screenshots must be readable."""
-    fonts = tmp_path / "fonts.conf"
-    fonts.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
-                     '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
-                     f'<dir>{Path(__file__).resolve().parent.parent / "bot/assets"}</dir>'
-                     f'<cachedir>{tmp_path / "fontcache"}</cachedir></fontconfig>', encoding="utf-8")
-    return {**os.environ, "FONTCONFIG_FILE": str(fonts)}
-
-
 def make_member(app, person, jobs, phone, balance):
     person.follow()
     bind(person, app, jobs, phone)
@@ -89,23 +43,6 @@ def make_member(app, person, jobs, phone, balance):
         m = book.db.scalar(select(Member).where(Member.phone == phone))
         adjust(book, m.id, balance - m.points, "开业赠送", "ops", f"gift-{m.id}")
     jobs.run_all()
-
-
-def phone_page(browser, openid):
-    """A WeChat webview: phone size, WeChat's UA, jweixin stubbed, the sandbox knows who it is."""
-    context = browser.new_context(viewport=PHONE_VIEWPORT, user_agent=WECHAT_UA, is_mobile=True,
-                                  has_touch=True, device_scale_factor=2)
-    context.route("https://res.wx.qq.com/**", lambda route: route.fulfill(
-        status=200, content_type="application/javascript", body=JWEIXIN_STUB))
-    page = context.new_page()
-    return context, page
-
-
-def sign_in(page, base, openid, path):
-    """Open `path`; WeChat's authorize page (the sandbox's) signs in as `openid`."""
-    page.goto(f"{base}{path}")
-    page.fill('input[name="openid"]', openid)
-    page.click("text=允许")
 
 
 def test_a_member_browses_filters_redeems_and_sees_the_order_and_the_history(app, phone, jobs, shop, world, chromium_env):

@@ -19,6 +19,7 @@ from bot.qr.move import fans_cli
 from bot.qr.stats_cli import qr_stats
 from bot.sandbox.chat import sandbox_cli
 from bot.serve import serve
+from bot.surveys.cli import surveys_cli
 from bot.tags.cli import tags_cli
 from menus.push import menus_cli
 
@@ -29,7 +30,7 @@ def register_commands(app: Flask) -> None:
     qr_cli.add_command(qr_stats)
     for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli, points_cli, integrations_cli,
                   stores_cli, staff_cli, members_cli, menus_cli, qr_cli, fans_cli, tags_cli, cs_cli,
-                  mall_cli):
+                  mall_cli, surveys_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)
     app.cli.add_command(serve)
