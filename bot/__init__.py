@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         Path(cfg["DATABASE_URL"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(cfg["DATABASE_URL"])
 
-    from bot.routes import make_dispatcher  # the one import of feature modules
+    from bot.routes import make_dispatcher, register_pages  # the one import of feature modules
 
     app.extensions.update(
         redis=redis,
@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(link_bp)
     from bot.admin.api import mount as mount_admin_api
     mount_admin_api(app)
+    register_pages(app)
     if cfg["SANDBOX"]:
         from bot.sandbox.api import api_blueprint, oauth_blueprint
         app.register_blueprint(api_blueprint, url_prefix="/sandbox/api")

@@ -50,6 +50,45 @@ def access_token_lock(appid: str) -> str:
     return f"wx:token-lock:{appid}"
 
 
+def jsapi_ticket(appid: str) -> str:
+    """The account's JS-SDK jsapi_ticket, shared like the token; TTL = expires_in less a margin."""
+    return f"wx:jsapi-ticket:{appid}"
+
+
+def jsapi_ticket_lock(appid: str) -> str:
+    """Only the holder fetches a ticket (getticket is rationed, §4.12); TOKEN_LOCK_TTL."""
+    return f"wx:jsapi-ticket-lock:{appid}"
+
+
+# --- H5 pages (WECHAT-PLATFORM.md §4.11): OAuth state and code, the binding prompt -------------
+# A state lives as long as a person may take on WeChat's authorize page; a code lives 5 minutes
+# (§4.11), so its exchange record outlives it a little (the double hit comes within seconds).
+H5_STATE_TTL = 10 * 60
+H5_CODE_TTL = 6 * 60
+# Reloading the "bind first" page within this long sends the chat prompt once.
+H5_BIND_PROMPT_TTL = 10 * 60
+
+
+def h5_state(account: str, nonce: str) -> str:
+    """JSON {next, browser} of one OAuth round trip we started; H5_STATE_TTL."""
+    return f"h5:state:{account}:{nonce}"
+
+
+def h5_state_used(account: str, nonce: str) -> str:
+    """The code digest that first came back with this state (a replay brings another); H5_STATE_TTL."""
+    return f"h5:state-used:{account}:{nonce}"
+
+
+def h5_code(account: str, digest: str) -> str:
+    """JSON {browser, openid?, snapshot?, error?} of one code's exchange, by sha256; H5_CODE_TTL."""
+    return f"h5:code:{account}:{digest}"
+
+
+def h5_bind_prompt(account: str, openid: str) -> str:
+    """Set when the chat prompt to bind was queued for this fan from an H5 page; H5_BIND_PROMPT_TTL."""
+    return f"h5:bind-prompt:{account}:{openid}"
+
+
 # Customer-service windows (WECHAT-PLATFORM.md §4.7): a user message opens 5 messages / 48 h;
 # a click, follow or scan opens 3 messages / 1 min. The hash lives as long as the longer window.
 CS_WINDOW_TTL = 48 * 3600
@@ -138,3 +177,11 @@ LINK_REMINDER_TTL = 7 * 24 * 3600
 def link_reminder(account: str, openid: str) -> str:
     """Set when an unlinked member of a subscription account was last reminded."""
     return f"link:remind:{account}:{openid}"
+
+
+# Wrong SMS codes typed on a survey's last page, per person; lives as long as a code does.
+SURVEY_WRONG_CODES_TTL = SMS_CODE_TTL
+
+
+def survey_wrong_codes(account: str, openid: str) -> str:
+    return f"survey:wrong-codes:{account}:{openid}"

@@ -129,8 +129,9 @@ def settle_reply(db: Session, outbox: Outbox, push_kind: str, turn, in_time: boo
     customer-service messages. Messages that waited count as delivered only in a reply WeChat
     can still take (`in_time`, §2: 5 s); past the budget they stay pending for the next channel.
     `postscript` (Ctx.postscript) goes at the end of a text reply, after the answer."""
-    if turn.transfer is not None or push_kind in SILENT_KINDS or turn.news is not None:
-        texts = outbox.passive + ([turn.reply] if turn.reply and turn.transfer is not None else [])
+    card = turn.transfer is not None or turn.news is not None
+    if card or push_kind in SILENT_KINDS:
+        texts = outbox.passive + ([turn.reply] if turn.reply and card else [])
         if texts:
             outbox.queue(outbox.recipient, texts)
         return None

@@ -40,11 +40,13 @@ SYSTEM_BUSY, WINDOW_CLOSED, BUDGET_USED = -1, 45015, 45047    # §4.7, §4.15
 # stable_token force refresh within 30 s (§4.1). Nothing was done; a minute later it can work.
 MINUTE_QUOTA = 45011
 RETRYABLE = frozenset({SYSTEM_BUSY, MINUTE_QUOTA})   # retry with backoff (jobs use rq's Retry)
-_TOKEN_IN_URL = re.compile(r"(access_token=)[^&\s'\"]+")
+# The OAuth code exchange (§4.11) carries the AppSecret and the user's code in its query too.
+_TOKEN_IN_URL = re.compile(r"((?<![A-Za-z_])(?:access_token|secret|code)=)[^&\s'\"]+")
 
 
 def redact(text: str) -> str:
-    """`text` with every access_token query value masked (URLs end up in logs and errors)."""
+    """`text` with every access_token, secret and code query value masked (URLs end up in logs
+    and errors)."""
     return _TOKEN_IN_URL.sub(r"\1***", text)
 
 

@@ -45,9 +45,33 @@ DEFAULT = {
 ACCOUNT_MENUS: dict[str, dict[str, list]] = {}     # slug: menus like DEFAULT
 
 
-def menus_for(slug: str) -> dict[str, list]:
-    """The menus of one account, by menu role (FAN_ROLE is the default menu)."""
-    return ACCOUNT_MENUS.get(slug, DEFAULT)
+MALL_BUTTON = "积分商城"
+
+
+def menus_for(slug: str, mall_url: str | None = None) -> dict[str, list]:
+    """The menus of one account, by menu role (FAN_ROLE is the default menu). With `mall_url`
+    (only a verified service account has OAuth, WECHAT-PLATFORM.md §4.11) fans and members get a
+    积分商城 VIEW button opening the mall, which starts the OAuth round trip itself."""
+    menus = ACCOUNT_MENUS.get(slug, DEFAULT)
+    return with_mall(menus, mall_url) if mall_url else menus
+
+
+def with_mall(menus: dict[str, list], url: str) -> dict[str, list]:
+    """A copy of `menus` with the mall's VIEW button for fans (under 更多, beside 帮助: three top
+    buttons at most) and for members (the fifth of 会员中心: five at most, §4.5)."""
+    view = {"type": "view", "name": MALL_BUTTON, "url": url}
+    out = {role: [dict(b, sub_button=list(b["sub_button"])) if "sub_button" in b else dict(b)
+                  for b in buttons] for role, buttons in menus.items()}
+    fan = out.get(FAN_ROLE)
+    if fan and len(fan) == 3 and "sub_button" not in fan[-1]:
+        fan[-1] = {"name": "更多", "sub_button": [view, fan[-1]]}
+    elif fan is not None and len(fan) < 3:
+        fan.append(view)
+    for button in out.get(MEMBER_ROLE, []):
+        if "sub_button" in button and len(button["sub_button"]) < 5:
+            button["sub_button"].append(view)
+            break
+    return out
 
 
 def keys_in(menus: dict[str, list]) -> set[str]:

@@ -10,6 +10,7 @@ from bot.commands.common import account_or_fail
 from bot.capabilities import Cap, for_account
 from bot.jobs import JobBuffer
 from bot.wechat import WeChatError, make_client
+from handlers.mall import mall_url
 from menus.definition import menus_for
 from menus.validate import problems
 from models import WechatTag
@@ -54,6 +55,8 @@ def menus_diff(slug: str):
     ext, cfg = current_app.extensions, current_app.config
     with ext["db"]() as db:
         account = account_or_fail(db, slug)
+        if for_account(account).allows(Cap.OAUTH):      # as workers/menus.py pushes them
+            menus = menus_for(slug, mall_url(cfg, slug))
         tags = {row.wx_id: row.name for row in db.scalars(select(WechatTag).where(WechatTag.account_id == account.id))}
         client = make_client(account, ext["redis"], ext["http"], cfg["WECHAT_API_BASE"], cfg["WECHAT_HTTP_TIMEOUT"])
         live = live_menus(client)

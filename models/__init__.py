@@ -18,11 +18,12 @@ from models.points import (Award, LedgerEntry, LevelChange, PendingCredit, Point
 from models.purchase import Integration, Purchase, Refund
 from models.qr import FanTag, QrCode, QrEvent
 from models.referral import Referral
+from models.survey import Survey, SurveyLink, SurveyResponse
 from models.tag import WechatTag
 from models.tag_rule import TagRule
 
 __all__ = ["Account", "AuditEntry", "Operator", "AgentState", "Assignment", "Award", "Base", "CannedReply", "Conversation", "CsMessage", "Event", "Fan", "FanLink", "FanTag", "Integration", "KeywordReply",
            "LedgerEntry", "LevelChange", "LinkToken", "MallCategory", "MallOrder", "Member", "MemberStage", "PendingCredit",
            "Product", "VirtualCode", "OutboundMessage", "PointsLot", "PointsPolicy",
-           "PointsRule", "Purchase", "QrCode", "QrEvent", "Referral", "Refund", "Staff", "Store", "Company", "WechatTag",
-           "TagRule", "MassSend", "MassDelivery"]
+           "PointsRule", "Purchase", "QrCode", "QrEvent", "Referral", "Refund", "Staff", "Store", "Company", "Survey",
+           "SurveyLink", "SurveyResponse", "WechatTag", "TagRule", "MassSend", "MassDelivery"]

@@ -6,7 +6,10 @@ unreachable service fails the run, it never skips.
 """
 import os
 import socket
+import threading
+from contextlib import contextmanager, nullcontext
 from datetime import timedelta
+from pathlib import Path
 
 import fakeredis
 import pytest
@@ -14,6 +17,7 @@ from hypothesis import settings
 from redis import Redis
 from rq import SimpleWorker
 from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
 
 from bot import create_app, points
 from bot.clock import FrozenClock
@@ -30,6 +34,7 @@ from handlers.subscribe import BIND_OFFER
 from models import Account, Base, Integration, Member
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
+from tests.embedded_processes import free_port
 from tests.fault_support import RedisProcess
 from outbound_support import relay_router
 from points_support import PHONE, RULES, SECRET, signed_post
@@ -115,11 +120,42 @@ def clock():
 
 
 @pytest.fixture
-def app(database_url, redis, clock):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "REDIS": redis, "CLOCK": clock,
-                      "SANDBOX": True, "JOBS_INLINE": False, "STRICT_STATES": True})
-    yield app
+def app(request, database_url, redis, clock):
+    """The app on the test's services. A test marked `served` (a browser's) also has it served
+    over HTTP on a free port, which is its public address too (the H5 pages' links)."""
+    config = {"TESTING": True, "DATABASE_URL": database_url, "REDIS": redis, "CLOCK": clock,
+              "SANDBOX": True, "JOBS_INLINE": False, "STRICT_STATES": True}
+    port = free_port() if request.node.get_closest_marker("served") else None
+    if port:
+        config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    app = create_app(config)
+    with served_over_http(app, port) if port else nullcontext():
+        yield app
     empty_tables(app.extensions["engine"])
+
+
+@contextmanager
+def served_over_http(app, port: int):
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture
+def chromium_env(tmp_path):
+    """Chromium's environment with a Chinese font (the one the posters use, bot/assets/): the
+    machine may have none, and the screenshots must be readable."""
+    fonts = tmp_path / "fonts.conf"
+    fonts.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+                     '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+                     f'<dir>{Path(__file__).resolve().parent.parent / "bot/assets"}</dir>'
+                     f'<cachedir>{tmp_path / "fontcache"}</cachedir></fontconfig>', encoding="utf-8")
+    return {**os.environ, "FONTCONFIG_FILE": str(fonts)}
 
 
 def empty_tables(engine) -> None:

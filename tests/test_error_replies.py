@@ -90,6 +90,11 @@ ERRORS = [
     ("这个二维码已失效。", "the link card's page after its code was used or expired", "回复“服务号”获取新的二维码"),
     ("服务号二维码暂时没有生成成功", "link-code job: WeChat refused the code", "请稍后再回复“服务号”"),
     ("报表图表没有生成成功", "报表 chart job: a WeChat error", "请稍后再发送“报表”重试"),
+    ("现在没有可以发送的问卷", "问卷 from a guide when no survey is open", "开放后回复“问卷”即可发送"),
+    ("团号只能包含字母、数字", "a group code that is not one", "请重新输入，没有团号请回复“跳过”"),
+    ("问卷页面需要已认证的服务号", "问卷 on a deployment without a verified service account", "请联系管理员"),
+    ("您还没有发出问卷", "问卷结果 from a guide who has sent none", "回复“问卷”选择问卷并获取链接"),
+    ("这份问卷刚刚关闭或已满额", "the survey closed or filled between the list and the pick", "请回复“问卷”重新选择"),
 ]
 # Replies composed of two strings: the way forward is added where the reply is built.
 COMPOSED = {"本公众号不能生成带参数二维码（微信只向", "本公众号不能生成带参数二维码（仅认证服务号可以）",
@@ -127,6 +132,10 @@ NOT_ERRORS = [
     ("二维码已失效", "the link card page's title (its body names the way forward)"),
     ("客服：这段时间没有会话", "a line of a store manager's 报表 (a report, not an error)"),
     ("积分 发放/消耗/过期", "the points report's chart title (reports CLI, not a chat reply)"),
+    ("请回复本次的团号", "the group-code question: 没有团号请回复“跳过”"),
+    ("跳过 无 没有", "the answers that skip the group code"),
+    ("此题只能填一个答案", "a survey page's field message: the page is shown again to correct it"),
+    ("未登记", "the phone column of a survey completion by a guest who gave none"),
 ]
 
 

@@ -52,7 +52,9 @@ def test_push_sets_the_default_menu_and_one_conditional_menu_per_role(app, accou
     assert pushed.exit_code == 0, pushed.output
     jobs.run_all()
     live = world.menus(SAMPLE["appid"])
-    assert [b["name"] for b in live["menu"]["button"]] == ["成为会员", "联系客服", "帮助"]
+    # A verified service account's fans find 积分商城 (a VIEW button) beside 帮助 under 更多.
+    assert [b["name"] for b in live["menu"]["button"]] == ["成为会员", "联系客服", "更多"]
+    assert [b["name"] for b in live["menu"]["button"][2]["sub_button"]] == ["积分商城", "帮助"]
     tags = {t["id"]: t["name"] for t in world.tags(SAMPLE["appid"])}
     by_role = {tags[int(m["matchrule"]["tag_id"])]: m for m in live["conditional"]}
     assert set(by_role) == {MEMBER_ROLE, STAFF_ROLE}

@@ -2,6 +2,7 @@
 import logging
 
 from bot.capabilities import Cap, for_account
+from handlers.mall import mall_url
 from menus.definition import menus_for
 from menus.push import live_menus
 from models import Account
@@ -23,7 +24,9 @@ def push_menu(account_id: int) -> None:
             log.warning("menus not pushed: account %s may not set menus", account.slug)
             return
         client = job.client(account)
-        menus = menus_for(account.slug)
+        # Fans and members open the mall from the menu where OAuth works (§4.11).
+        mall = mall_url(job.app.config, account.slug) if caps.allows(Cap.OAUTH) else None
+        menus = menus_for(account.slug, mall)
         client.menu.create({"button": menus[FAN_ROLE]})
         if not caps.allows(Cap.CONDITIONAL_MENU):
             return

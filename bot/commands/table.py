@@ -24,6 +24,7 @@ from bot.reports.cli import reports_cli
 from bot.sandbox.chat import sandbox_cli
 from bot.serve import serve
 from bot.tag_rules.cli import rules_cli
+from bot.surveys.cli import surveys_cli
 from bot.tags.cli import tags_cli
 from menus.push import menus_cli
 
@@ -35,7 +36,7 @@ def register_commands(app: Flask) -> None:
     tags_cli.add_command(rules_cli)           # tags rules load|list|preview|run
     for group in (db_cli, accounts_cli, keywords_cli, sandbox_cli, points_cli, integrations_cli,
                   stores_cli, staff_cli, members_cli, menus_cli, qr_cli, fans_cli, tags_cli, cs_cli,
-                  mall_cli, mass_cli, reports_cli, operators_cli, admin_cli):
+                  mall_cli, mass_cli, reports_cli, operators_cli, admin_cli, surveys_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)
     app.cli.add_command(serve)

@@ -12,7 +12,9 @@ from bot import points
 from bot.jobs import committed
 from bot.mall import catalog
 from bot.mall.orders import Refused, cancel, ship
-from models import MallOrder, Product
+from bot.phones import normalize
+from models import MallOrder, Product, Staff, Store
+from models.org import MANAGER
 
 mall_cli = AppGroup("mall", help="The points mall: products, orders, shipping, cancels.")
 
@@ -47,14 +49,22 @@ def products_command() -> None:
 
 @mall_cli.command("orders")
 @click.option("--status")
+@click.option("--store", "store_code", help="Only orders of products scoped to this store (code).")
+@click.option("--as", "as_phone", help="Show what this store manager may see (their store's products).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
-def orders_command(status: str | None, fmt: str) -> None:
+def orders_command(status: str | None, store_code: str | None, as_phone: str | None, fmt: str) -> None:
+    """Orders, oldest first. Without --as the server operator sees all; a manager (--as) sees the
+    orders of products scoped to their store, as `cs list --as` scopes conversations."""
     with current_app.extensions["db"]() as db:
-        query = select(MallOrder).order_by(MallOrder.id)
+        scope = _manager_store(db, as_phone) if as_phone else None
+        query = select(MallOrder, Product).join(Product, Product.id == MallOrder.product_id).order_by(MallOrder.id)
         if status:
             query = query.where(MallOrder.status == status)
+        # Product.stores is a JSON list: filtered here, the same on SQLite and PostgreSQL.
         rows = [(o.id, o.product_name, o.points, o.status, o.tracking or "", o.created_at.isoformat())
-                for o in db.scalars(query)]
+                for o, p in db.execute(query)
+                if (store_code is None or store_code in (p.stores or []))
+                and (scope is None or scope in (p.stores or []))]
     if fmt == "csv":
         out = csv.writer(sys.stdout)
         out.writerow(["order", "product", "points", "status", "tracking", "created_at"])
@@ -62,6 +72,15 @@ def orders_command(status: str | None, fmt: str) -> None:
     else:
         for row in rows:
             click.echo("\t".join(str(x) for x in row))
+
+
+def _manager_store(db, phone: str) -> str:
+    """The store code of the active manager with this phone; refuses anyone else."""
+    number = normalize(phone)
+    staff = db.scalar(select(Staff).where(Staff.phone == number, Staff.active)) if number else None
+    if staff is None or MANAGER not in staff.role_list:
+        raise click.ClickException("not allowed")
+    return db.get(Store, staff.store_id).code
 
 
 @mall_cli.command("ship")

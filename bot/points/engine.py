@@ -34,8 +34,10 @@ class NotEnoughPoints(Exception):
 def fire(book: Book, member_id: int, trigger: str, source_type: str, source_id, *,
          occurred_at: datetime | None = None, amount_fen: int | None = None,
          payment: str | None = None, rule_code: str | None = None,
-         trip_end: date | None = None) -> list[Award]:
-    """Apply every rule in force for `trigger` to one business event; the awards (new or found)."""
+         trip_end: date | None = None, base_points: int | None = None) -> list[Award]:
+    """Apply every rule in force for `trigger` to one business event; the awards (new or found).
+    `base_points` replaces the rules' own points where the event carries them (a survey's
+    points); multipliers, frequency and caps still apply."""
     at = occurred_at or book.now
     member = book.lock(member_id)
     awards = []
@@ -45,13 +47,14 @@ def fire(book: Book, member_id: int, trigger: str, source_type: str, source_id, 
         key = f"{rule.code}:{source_type}:{source_id}:{member.id}"
         found = book.db.scalar(select(Award).where(Award.key == key))
         awards.append(found or _decide(book, member, rule, key, (source_type, str(source_id)), at,
-                                       amount_fen, payment, trip_end))
+                                       amount_fen, payment, trip_end, base_points))
     return awards
 
 
 def _decide(book: Book, member: Member, rule: Rule, key: str, source: tuple[str, str],
-            at: datetime, amount_fen: int | None, payment: str | None, trip_end: date | None) -> Award:
-    points, growth = rule.compute(amount_fen, member.level, payment)
+            at: datetime, amount_fen: int | None, payment: str | None, trip_end: date | None,
+            base_points: int | None = None) -> Award:
+    points, growth = rule.compute(amount_fen, member.level, payment, base_points)
     award = Award(key=key, member_id=member.id, rule_id=rule.id, rule_code=rule.code, group=rule.group,
                   source_type=source[0], source_id=source[1], status=PAID, computed_points=points,
                   computed_growth=growth, occurred_at=at, created_at=book.now)

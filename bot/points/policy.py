@@ -98,12 +98,15 @@ class Rule:
         day = at.astimezone(CST).date().isoformat()
         return (self.spec["from"] or day) <= day <= (self.spec["to"] or day)
 
-    def compute(self, amount_fen: int | None, level: str, payment: str | None) -> tuple[int, int]:
-        """(points, growth) for one event, multipliers applied, rounded down."""
+    def compute(self, amount_fen: int | None, level: str, payment: str | None,
+                base_points: int | None = None) -> tuple[int, int]:
+        """(points, growth) for one event, multipliers applied, rounded down; `base_points`
+        stands for the rule's points when the event names its own (a survey's)."""
         factor = Decimal(self.spec["multipliers"]["level"].get(level, "1"))
         if payment is not None:
             factor *= Decimal(self.spec["multipliers"]["payment"].get(payment.lower(), "1"))
-        return tuple(self._base(self.spec[what], amount_fen, factor) for what in ("points", "growth"))
+        points = self.spec["points"] if base_points is None else base_points
+        return self._base(points, amount_fen, factor), self._base(self.spec["growth"], amount_fen, factor)
 
     @staticmethod
     def _base(spec, amount_fen: int | None, factor: Decimal) -> int:

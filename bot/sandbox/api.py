@@ -140,7 +140,8 @@ def _with_query(url: str, params: dict[str, str]) -> str:
 def authorize() -> Any:
     """The consent page: pick an openid, then go back to redirect_uri with code and state.
 
-    Confirming is a GET of this same URL with openid=<openid>&confirm=1 (the form does it).
+    Confirming is a GET of this same URL with openid=<openid>&confirm=1 (the form does it);
+    adding snapshot=1 plays a 朋友圈快照 page's virtual user.
     """
     wx = sandbox()
     args = request.args.to_dict()
@@ -153,7 +154,8 @@ def authorize() -> Any:
         # A browser sandbox phone opening a VIEW page leaves its person's openid in a cookie.
         openid = (args.get("openid") or request.cookies.get("sandbox_openid", "")).strip()
         if args.get("confirm") == "1" and openid:
-            code = wx.oauth.issue_code(args["appid"], openid, args["scope"])
+            code = wx.oauth.issue_code(args["appid"], openid, args["scope"],
+                                       snapshot=args.get("snapshot") == "1")
             answer: Any = redirect(_with_query(args["redirect_uri"],
                                                {"code": code, "state": args.get("state", "")}), 302)
         else:

@@ -45,12 +45,13 @@ class OAuth:
         if not STATE.match(args.get("state", "")):
             raise ApiError(40097, "state must be at most 128 of [a-zA-Z0-9]")
 
-    def issue_code(self, appid: str, openid: str, scope: str) -> str:
-        """A fresh single-use code for the person who signed in."""
+    def issue_code(self, appid: str, openid: str, scope: str, snapshot: bool = False) -> str:
+        """A fresh single-use code for the person who signed in; `snapshot`: a 朋友圈快照 page's
+        virtual user (the exchange then says is_snapshotuser=1, §4.11)."""
         code = opaque(24)
         self.fans.meet(appid, openid)
         self.b.set_json(keys.sandbox_oauth_code(code),
-                        {"appid": appid, "openid": openid, "scope": scope,
+                        {"appid": appid, "openid": openid, "scope": scope, "snapshot": snapshot,
                          "issued_at": self.b.now()}, keys.SANDBOX_OAUTH_CODE_TTL)
         return code
 
@@ -72,7 +73,10 @@ class OAuth:
         self.b.set_json(keys.sandbox_oauth_refresh(refresh_token),
                         {**_who(record), "expires_at": self.b.now() + REFRESH_LIFETIME_S},
                         keys.SANDBOX_OAUTH_REFRESH_TTL)
-        return self._grant(record, refresh_token)
+        answer = self._grant(record, refresh_token)
+        if record.get("snapshot"):
+            answer["is_snapshotuser"] = 1
+        return answer
 
     def _grant(self, who: dict[str, Any], refresh_token: str) -> dict[str, Any]:
         """A new user token for who, in WeChat's answer shape."""
