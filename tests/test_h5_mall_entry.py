@@ -3,6 +3,7 @@ and "商城" in the chat answering with a one-article news card (WECHAT-PLATFORM
 from menus.definition import DEFAULT, MenuKey, with_mall
 from menus.validate import problems
 from models.tag import FAN_ROLE, MEMBER_ROLE
+from tests.linking_support import article
 
 MALL_URL = "http://127.0.0.1:5000/h5/hq/mall/"
 
@@ -36,7 +37,9 @@ def test_商城_answers_with_a_one_article_card_linking_to_the_mall(wx):
     assert "积分商城".encode() in reply.body
 
 
-def test_商城_on_a_subscription_account_points_to_the_service_account(make_account, phone):
+def test_商城_on_a_subscription_account_leads_to_the_service_account_with_the_link_card(make_account, phone):
     sub = make_account(slug="sub", type="subscription", verified=False, appid="wxsub0000000000001",
                        original_id="gh_sub000000001", token="subtoken")
-    assert "总部服务号" in phone("bob", account=sub).text("商城")
+    reply = phone("bob", account=sub).send("text", {"Content": "商城"})
+    assert reply.type == "news"                  # the link card: the service account's code, for bob
+    assert "积分商城在「" in article(reply)["Description"]
