@@ -29,6 +29,8 @@ class Ctx:
     config: Mapping[str, Any]
     outbox: Any = None           # bot.outbound.Outbox, bound to this push
     msg: Any = None              # the wechatpy message being answered
+    facts: Any = None            # bot.facts.FanFacts: what Redis knows of the fan ("maybe" caches)
+    keywords: Any = None         # bot.facts.KeywordCache of the account
 
     @property
     def openid(self) -> str:

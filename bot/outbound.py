@@ -85,6 +85,8 @@ class Outbox:
         self.db, self.account, self.enqueue, self.now = db, account, enqueue, now
         self.recipient = recipient
         self.passive: list[str] = []
+        # The checked facts say nothing waits for the recipient (bot/facts.py): skip the probe.
+        self.nothing_waiting = False
 
     def send(self, openid: str, text: str) -> None:
         if openid == self.recipient:
@@ -181,7 +183,8 @@ def compose_passive(db: Session, outbox: Outbox, reply: str | None, take_waiting
     text goes pending (and out by the next channel that opens). `take_waiting=False` (the
     reply may come too late for WeChat): what waited stays pending, and a delivery job is
     asked for it, since this push opened their window."""
-    waiting = pending_for(db, outbox.account.id, outbox.recipient) if take_waiting else []
+    probe = take_waiting and not outbox.nothing_waiting
+    waiting = pending_for(db, outbox.account.id, outbox.recipient) if probe else []
     if not take_waiting:
         enqueue_delivery(outbox.enqueue, outbox.account.id, outbox.recipient)
     fresh = [t for t in [*outbox.passive, reply] if t]

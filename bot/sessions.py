@@ -68,7 +68,11 @@ class ConversationStore:
         self.key = keys.conversation(account, openid)
 
     def load(self) -> ConvState:
-        raw = self.redis.get(self.key)
+        return self.parse(self.redis.get(self.key), self.key)
+
+    @staticmethod
+    def parse(raw, key: str) -> ConvState:
+        """The stored JSON (or None) as a ConvState."""
         if raw is None:
             return ConvState()
         try:
@@ -79,7 +83,7 @@ class ConversationStore:
                 and isinstance(value.get("data") or {}, dict)):
             # Unreadable (another release, a hand edit): start afresh rather than fail every push
             # until the TTL runs out; saving the empty state deletes the key.
-            log.error("unreadable conversation key=%s; conversation ended", self.key)
+            log.error("unreadable conversation key=%s; conversation ended", key)
             return ConvState()
         return ConvState(state=value.get("state"), data=value.get("data") or {})
 

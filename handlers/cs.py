@@ -64,10 +64,22 @@ def contact(ctx, msg):
 @router.on(lambda msg: kind(msg) in PEOPLE_MESSAGES)
 def message(ctx, msg):
     """An agent's message or command; a fan's message in (or about) a conversation; else PASS."""
+    if quiet(ctx, msg):
+        return PASS
     staff = agent_of(ctx)
     if staff is not None:
         return agent_message(ctx, msg, staff)
     return fan_message(ctx, msg)
+
+
+def quiet(ctx, msg) -> bool:
+    """The checked facts say: no agent, no open conversation (bot/facts.py); and the message
+    neither asks for a person nor may rate the last conversation. Then there is nothing to ask
+    the database."""
+    if ctx.facts is None or not ctx.facts.quiet:
+        return False
+    words = text_of(msg) if kind(msg) == "text" else ""
+    return words not in ASK_WORDS and not RATING.fullmatch(unicodedata.normalize("NFKC", words))
 
 
 def agent_of(ctx) -> Staff | None:

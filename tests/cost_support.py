@@ -65,10 +65,16 @@ def counting(monkeypatch, app):
     monkeypatch.setattr(Redis, "execute_command", command)
     monkeypatch.setattr(Pipeline, "execute", pipeline)
     monkeypatch.setattr(Pipeline, "immediate_execute_command", immediate)
-    listeners = [("before_cursor_execute", statement),
-                 ("begin", lambda conn: serving and cost.sql.append("BEGIN")),
-                 ("commit", lambda conn: serving and cost.sql.append("COMMIT")),
-                 ("rollback", lambda conn: serving and cost.sql.append("ROLLBACK"))]
+    def transaction(name):
+        def record(conn):
+            # An autocommit connection sends no BEGIN, and its ROLLBACK on return to the pool
+            # finds no transaction (the driver sends nothing).
+            if serving and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                cost.sql.append(name)
+        return record
+
+    listeners = [("before_cursor_execute", statement), ("begin", transaction("BEGIN")),
+                 ("commit", transaction("COMMIT")), ("rollback", transaction("ROLLBACK"))]
     for name, fn in listeners:
         event.listen(engine, name, fn)
     try:

@@ -263,10 +263,10 @@ def test_redis_down_is_a_503_not_a_500(app, wx, monkeypatch):
 
 def test_a_failure_after_commit_still_answers(app, wx, monkeypatch, caplog):
     """The turn committed: the fan gets the answer even if saving the conversation fails."""
-    from bot.sessions import ConversationStore
+    from bot.push_gate import PushGate
 
-    def broken(self, conv):
+    def broken(self, conv, reply):
         raise RuntimeError("redis hiccup")
-    monkeypatch.setattr(ConversationStore, "save", broken)
+    monkeypatch.setattr(PushGate, "leave", broken)
     assert "没太明白" in wx.text("你好")
     assert "after-commit step failed" in caplog.text
