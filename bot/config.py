@@ -50,6 +50,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # (it waits 5 s, WECHAT-PLATFORM.md §2; the rest is for commit and the wire): messages
         # waiting for the fan are then left pending rather than put in a reply nobody may get.
         "PASSIVE_BUDGET_S": 4.0,
+        # Past this (the lock wait included) a push is acknowledged and finished by a worker
+        # (bot/overload.py): a passive reply started later could miss WeChat's 5 s (§2).
+        "DEFER_AFTER_S": 2.0,
         # WeChat answers a body over 1 MB never; anything larger is not from WeChat.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }

@@ -7,6 +7,7 @@ as failed, apologise. Nothing here calls WeChat.
 """
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from flask import Flask
@@ -16,7 +17,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from bot import keys
 from bot.capabilities import for_account
 from bot.context import Ctx
-from bot.jobs import JobBuffer
+from bot.jobs import JobBuffer, JobSpec
 from bot.outbound import CsWindow, Outbox, compose_passive
 from bot.protocol import fingerprint, kind, raw, render_text, render_transfer
 from bot.facts import TOUCHED_DB, quiet_in_db
@@ -34,31 +35,55 @@ FAN_LOCK_WAIT = 3.0
 SILENT_KINDS = frozenset({"unsubscribe", "view", "location_report", "templatesendjobfinish",
                           "masssendjobfinish", "kf_create_session", "kf_close_session",
                           "kf_switch_session"})
+# A push that cannot be answered in time is finished by this job (bot/overload.py); rq
+# retries it while the fan's earlier push still runs (each try waits for the lock itself).
+FINISH_JOB = "workers.pushes.finish_push"
+FINISH_RETRY = (1, 5, 15)
 _HEADER = {"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "EventKey", "Encrypt"}
 
 
-class FanBusy(Exception):
-    """The fan's previous push still holds the lock: let WeChat deliver this one again."""
-
-
-def handle_push(app: Flask, account: Account, msg, received: float | None = None) -> str:
+def handle_push(app: Flask, account: Account, msg, received: float | None = None, xml: str | None = None) -> str:
     """The plaintext reply XML for `msg`, or "" for none; side effects happen once per push.
-    `received`: time.monotonic() when the request arrived (now if not given)."""
+    `received`: time.monotonic() when the request arrived (now if not given; earlier when it
+    waited in a queue before us). `xml`: the push as received, for a worker to finish it when
+    it cannot be answered in time (bot/overload.py)."""
     received = time.monotonic() if received is None else received
     ext = app.extensions
     redis, openid = ext["redis"], msg.source
     gate = PushGate(redis, account, openid, fingerprint(msg))
     # WeChat opened the person's customer-service window whatever we make of the push.
     if not gate.enter(kind(msg), ext["clock"].timestamp()):
-        replay = gate.first_seen or Dedup(redis, account.slug, fingerprint(msg)).replay(REPLAY_WAIT)
+        replay = gate.first_seen
+        if replay is None:
+            replay = Dedup(redis, account.slug, fingerprint(msg)).replay(REPLAY_WAIT)
         log.info("repeat push account=%s openid=%s replayed=%s", account.slug, openid, replay is not None)
         return replay or ""
-    if not gate.locked and not gate.wait_for_lock(FAN_LOCK_WAIT):
-        gate.leave(None, None)
-        raise FanBusy(openid)
+    left = app.config["DEFER_AFTER_S"] - (time.monotonic() - received)
+    if left <= 0 or not (gate.locked or gate.wait_for_lock(min(FAN_LOCK_WAIT, left))):
+        return defer(app, gate, account, msg, xml)
+    return finish(app, account, msg, received, gate)
+
+
+def defer(app: Flask, gate: PushGate, account: Account, msg, xml: str | None) -> str:
+    """Acknowledge the push and queue its turn for a worker (bot/overload.py); "" (no reply)."""
+    if xml is None:
+        raise ValueError("a deferred push needs its XML")
+    gate.mark_deferred()
+    try:
+        app.extensions["jobs"].submit(JobSpec(FINISH_JOB, (account.slug, xml), queue="high", retry=FINISH_RETRY))
+    except Exception:
+        gate.forget()        # no job: let WeChat's next delivery run it instead
+        raise
+    log.warning("push deferred to a worker account=%s openid=%s", account.slug, msg.source)
+    return ""
+
+
+def finish(app: Flask, account: Account, msg, received: float, gate: PushGate, deferred: bool = False) -> str:
+    """Run the turn under the fan lock the gate holds, then close the gate (see PushGate.leave)."""
+    openid = msg.source
     conv: ConvState | None = None
     try:
-        reply, conv = run_turn(app, account, msg, received, gate)
+        reply, conv = run_turn(app, account, msg, received, gate, deferred)
     except Exception:
         # run_turn answers handler errors itself; this is the database or Redis failing around
         # them. The fan gets the apology (never a 500, never silence) and so do WeChat's retries.
@@ -74,8 +99,10 @@ def handle_push(app: Flask, account: Account, msg, received: float | None = None
     return reply
 
 
-def run_turn(app: Flask, account: Account, msg, received: float, gate: PushGate) -> tuple[str, ConvState | None]:
-    """(reply XML, the conversation to save: None keeps the stored one)."""
+def run_turn(app: Flask, account: Account, msg, received: float, gate: PushGate,
+             deferred: bool = False) -> tuple[str, ConvState | None]:
+    """(reply XML, the conversation to save: None keeps the stored one). `deferred`: the push
+    was acknowledged already (bot/overload.py): nothing can be said in a passive reply."""
     ext = app.extensions
     now = ext["clock"].now()
     slug = account.slug      # read before the session: after a rollback it would be reloaded
@@ -94,6 +121,12 @@ def run_turn(app: Flask, account: Account, msg, received: float, gate: PushGate)
                       now=now, caps=for_account(account, app.config["STRICT_STATES"]),
                       config=app.config, outbox=outbox, msg=msg, facts=facts, keywords=gate.keywords)
             turn = ext["dispatcher"].dispatch(ctx, msg)
+            if deferred and kind(msg) not in SILENT_KINDS and turn.transfer is None:
+                # WeChat has its empty answer: what the handler meant for the sender waits, and the
+                # delivery job sends it as customer-service messages in the window this push opened
+                # (WECHAT-PLATFORM.md §4.7). `received` is long past, so nothing waiting is taken.
+                outbox.queue(msg.source, outbox.passive + ([turn.reply] if turn.reply else []))
+                outbox.passive, turn = [], replace(turn, reply=None)
             if kind(msg) in SILENT_KINDS or turn.transfer is not None:
                 # Nobody sees this reply, or it is the kf transfer (§3.4, one reply, no text):
                 # what a handler meant for the sender waits instead, and goes out as CS messages.

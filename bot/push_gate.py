@@ -17,7 +17,7 @@ from redis.exceptions import NoScriptError
 from bot import keys
 from bot.facts import FanFacts, KeywordCache
 from bot.outbound import EVENT_KINDS, MESSAGE_KINDS, WINDOWS
-from bot.sessions import PENDING, ConvState, ConversationStore
+from bot.sessions import DEFERRED, PENDING, ConvState, ConversationStore
 
 OPEN = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
@@ -59,8 +59,16 @@ elseif ARGV[13] == 'remember' then
 end
 return released
 """
+# A worker claims a deferred push (or one whose key expired meanwhile) for itself, once.
+RESUME = """
+local value = redis.call('GET', KEYS[1])
+if value and value ~= ARGV[1] then return {0} end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return {1, redis.call('GET', KEYS[2]) or '', redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]) or '0',
+        redis.call('HGETALL', KEYS[5])}
+"""
 KEEP = "keep"
-_SHA = {script: sha1(script.encode()).hexdigest() for script in (OPEN, CLOSE)}
+_SHA = {script: sha1(script.encode()).hexdigest() for script in (OPEN, CLOSE, RESUME)}
 
 
 def _run(redis: Redis, script: str, numkeys: int, *args):
@@ -89,7 +97,7 @@ class PushGate:
         self.keywords_key = keys.keyword_list(account.id)
         self.token = secrets.token_hex(8)
         self.locked = False
-        self.first_seen: str | None = None     # a repeat: what the first delivery left ("" pending)
+        self.first_seen: str | None = None     # a repeat: what the first delivery left
         self.loaded = ConvState()
         self.stored = False
         self.facts = FanFacts()
@@ -105,15 +113,38 @@ class PushGate:
             PENDING, keys.SEEN_TTL, window, until, keys.CS_WINDOW_TTL, self.token, keys.FAN_LOCK_TTL * 1000)
         if not result[0]:
             value = result[1]
-            self.first_seen = "" if value in (b"", PENDING) else value.decode()
+            # None: the first delivery still runs (wait for its reply); "" for none, or deferred.
+            self.first_seen = None if value == PENDING else "" if value in (b"", DEFERRED) else value.decode()
             return False
         self.locked = bool(result[1])
-        self.stored = bool(result[2])
-        self.loaded = ConversationStore.parse(result[2] or None, self.conv_key)
-        staff_epoch = result[4].decode() if isinstance(result[4], bytes) else str(result[4])
-        self.facts = FanFacts.read(_pairs(result[3]), staff_epoch)
-        self.keywords = KeywordCache.read(_pairs(result[5]))
+        self._read(*result[2:])
         return True
+
+    def _read(self, conv, facts, staff_epoch, keywords) -> None:
+        self.stored = bool(conv)
+        self.loaded = ConversationStore.parse(conv or None, self.conv_key)
+        staff_epoch = staff_epoch.decode() if isinstance(staff_epoch, bytes) else str(staff_epoch)
+        self.facts = FanFacts.read(_pairs(facts), staff_epoch)
+        self.keywords = KeywordCache.read(_pairs(keywords))
+
+    def resume(self) -> bool:
+        """A worker's claim of a deferred push (then read as `enter` does); False if another
+        claim came first (the push ran, or runs)."""
+        result = _run(self.redis, RESUME, 5, self.seen_key, self.conv_key, self.facts_key, keys.staff_epoch(),
+                      self.keywords_key, DEFERRED, PENDING, keys.SEEN_TTL)
+        if not result[0]:
+            return False
+        self._read(*result[1:])
+        return True
+
+    def mark_deferred(self) -> None:
+        """Acknowledged, a worker finishes it: repeats get the empty answer; the lock, if ours,
+        is released."""
+        self.leave(None, DEFERRED.decode())
+
+    def forget(self) -> None:
+        """Let WeChat's next delivery run the push again."""
+        self.redis.delete(self.seen_key)
 
     def wait_for_lock(self, seconds: float) -> bool:
         """The lock was held: wait for it (as redis-py's Lock would), with our token."""

@@ -12,6 +12,8 @@ from bot import keys
 log = logging.getLogger(__name__)
 
 PENDING = b"\x00pending"
+# Acknowledged already and handed to a worker (bot/overload.py): repeats get the empty answer.
+DEFERRED = b"\x00deferred"
 
 
 class Dedup:
@@ -38,6 +40,8 @@ class Dedup:
         deadline = time.monotonic() + wait_seconds
         while True:
             value = self.redis.get(self.key)
+            if value == DEFERRED:
+                return ""
             if value is not None and value != PENDING:
                 return value.decode()
             if value is None or time.monotonic() >= deadline:
