@@ -104,7 +104,7 @@ class Store:
         self.events()   # the last run's pushes still in flight finish first (TRUNCATE would deadlock)
         self.redis.flushdb()
         with self.engine.begin() as conn:
-            conn.execute(text("TRUNCATE event, fan, outbound_message RESTART IDENTITY"))
+            conn.execute(text("TRUNCATE event, fan, outbound_message RESTART IDENTITY CASCADE"))
 
     def events(self) -> tuple[int, int]:
         """(rows, distinct MsgIds) in the event table; wait until in-flight pushes have landed."""
