@@ -1,7 +1,10 @@
 """One push, in order (DESIGN.md "One push, in order", steps 3-6; the webhook did 1-2).
 
-dedup → open the CS window → fan lock → one transaction (fan, dispatch, event row, passive
-reply) → commit → save conversation, flush jobs → cache the reply for WeChat's retries.
+dedup, CS window, fan lock, conversation and cached facts in one Redis script (bot/push_gate.py)
+→ one transaction (fan, dispatch, event row, passive reply), opened only when a handler
+touches the database; else the event row in one autocommit statement → flush jobs → save the
+conversation, release the lock, cache the reply in one more script. Too late or lock held:
+acknowledged, finished by a worker (defer, bot/overload.py).
 A handler that raises: roll back, keep the old conversation, drop its jobs, record the push
 as failed, apologise. Nothing here calls WeChat.
 """
@@ -14,13 +17,12 @@ from flask import Flask
 from sqlalchemy import insert, select
 from sqlalchemy.orm import make_transient_to_detached
 
-from bot import keys
 from bot.capabilities import for_account
 from bot.context import Ctx
 from bot.jobs import JobBuffer, JobSpec
-from bot.outbound import CsWindow, Outbox, compose_passive
-from bot.protocol import fingerprint, kind, raw, render_text, render_transfer
 from bot.facts import TOUCHED_DB, quiet_in_db
+from bot.outbound import Outbox, compose_passive
+from bot.protocol import fingerprint, kind, raw, render_text, render_transfer
 from bot.push_gate import PushGate
 from bot.sessions import ConvState, Dedup
 from models import Account, Event, Fan

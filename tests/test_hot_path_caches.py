@@ -10,13 +10,13 @@ from cost_support import counting
 from sqlalchemy import select
 
 from bot import keys
-from bot.outbound import queue_texts
 from bot.jobs import JobBuffer
+from bot.outbound import queue_texts
 from handlers.common import FALLBACK
 from handlers.cs import WAITING_NOTE
-from models import Company, Event, Fan, KeywordReply, Member, OutboundMessage, Staff, Store
+from models import Company, Event, Fan, KeywordReply, Member, OutboundMessage, Staff, Store  # noqa: F401
 from models.keyword import EXACT
-from models.outbound import PENDING, SENT
+from models.outbound import SENT
 
 
 @pytest.fixture
