@@ -56,6 +56,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # A delivery job's claim on messages older than this belongs to a run that died inside a
         # call to WeChat (one run's calls take seconds): they are UNCONFIRMED, never sent again.
         "DELIVERY_CLAIM_LEASE_S": float(env.get("DELIVERY_CLAIM_LEASE_S") or 300),
+        # Past this (the lock wait included) a push is acknowledged and finished by a worker
+        # (bot/overload.py): a passive reply started later could miss WeChat's 5 s (§2).
+        "DEFER_AFTER_S": 2.0,
         # WeChat answers a body over 1 MB never; anything larger is not from WeChat.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }

@@ -33,6 +33,8 @@ class Ctx:
     # What a router's filter learnt about the sender (is this an agent?), so the routers that
     # ask it again in this push cost no second query.
     memo: dict[str, Any] = field(default_factory=dict)
+    facts: Any = None            # bot.facts.FanFacts: what Redis knows of the fan ("maybe" caches)
+    keywords: Any = None         # bot.facts.KeywordCache of the account
 
     @property
     def openid(self) -> str:
