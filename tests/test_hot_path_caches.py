@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from bot import keys
 from bot.jobs import JobBuffer
-from bot.outbound import queue_texts
+from bot.telling import Teller
 from handlers.common import FALLBACK
 from handlers.cs import WAITING_NOTE
-from models import Company, Event, Fan, KeywordReply, Member, OutboundMessage, Staff, Store  # noqa: F401
+from models import Company, Event, Fan, KeywordReply, Member, OutboundMessage, Staff, Store
 from models.keyword import EXACT
 from models.outbound import SENT
 
@@ -39,7 +39,7 @@ def sql_of(app, monkeypatch, push) -> list[str]:
 
 def pending_for_alice(db, account, text: str, commit: bool = True) -> None:
     """What a job or another fan's push does: a text kept pending for alice, in its own session."""
-    queue_texts(db, JobBuffer(), account.id, alice_openid(account), [text], datetime.now(timezone.utc))
+    Teller(db, JobBuffer(), datetime.now(timezone.utc)).tell((account.id, alice_openid(account)), text)
     if commit:
         db.commit()
 
