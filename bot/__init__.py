@@ -25,12 +25,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     engine = make_engine(cfg["DATABASE_URL"])
 
     from bot.routes import make_dispatcher, register_pages  # the one import of feature modules
+    from bot.facts import install as flag_caches_on_write
+    flag_caches_on_write()
 
     app.extensions.update(
         redis=redis,
         clock=cfg.get("CLOCK") or Clock(),
         engine=engine,
-        db=make_sessionmaker(engine),
+        db=make_sessionmaker(engine, info={"redis": redis}),
         jobs=JobQueue(redis, inline=cfg["JOBS_INLINE"], app=app),
         dispatcher=make_dispatcher(strict=cfg["STRICT_STATES"]),
         http=_http(app),

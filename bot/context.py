@@ -35,6 +35,8 @@ class Ctx:
     memo: dict[str, Any] = field(default_factory=dict)
     # A line for the end of this push's text reply (a gentle reminder); none without a text reply.
     postscript: str | None = None
+    facts: Any = None            # bot.facts.FanFacts: what Redis knows of the fan ("maybe" caches)
+    keywords: Any = None         # bot.facts.KeywordCache of the account
 
     @property
     def openid(self) -> str:

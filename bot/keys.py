@@ -185,3 +185,32 @@ SURVEY_WRONG_CODES_TTL = SMS_CODE_TTL
 
 def survey_wrong_codes(account: str, openid: str) -> str:
     return f"survey:wrong-codes:{account}:{openid}"
+
+
+# --- the hot path's caches (bot/facts.py). Each may only ever say "maybe": a missing or
+# mismatched entry sends the reader to the database, so expiry and a lost Redis cost a query,
+# never a message. Keyed by account id: the writers that invalidate them know only the row.
+# How long a fan's checked facts are trusted without a change: bounds how long a row committed
+# by a process that died before its post-commit flag waits for the next check.
+FACTS_TTL = 10 * 60
+
+
+def fan_facts(account_id: int, openid: str) -> str:
+    """Hash: gen (bumped by every writer of the fan, its pending messages, its conversation),
+    checked (the gen the database was read at), fan, member, staff (the staff epoch then)."""
+    return f"facts:{account_id}:{openid}"
+
+
+def staff_epoch() -> str:
+    """Counter bumped by every staff change (who is an agent). Staff is group-wide, so the key
+    carries no account. No TTL: a reset would re-trust facts checked before a staff change."""
+    return "facts:staff-epoch"
+
+
+# Keyword lists change only by the keywords CLI; the TTL frees accounts nobody writes to.
+KEYWORDS_TTL = 24 * 3600
+
+
+def keyword_list(account_id: int) -> str:
+    """Hash: gen (bumped by every keyword write), checked, rows (JSON [[keyword, match, reply]])."""
+    return f"keywords:{account_id}"

@@ -89,11 +89,15 @@ class Outbox:
     already waits for them as a pending row (a media message, a text from before): then it
     queues behind it, so nothing overtakes what was said first. Everything else is pending."""
 
-    def __init__(self, db: Session, account: Account, enqueue, now: datetime, recipient: str | None):
+    def __init__(self, db: Session, account: Account, enqueue, now: datetime, recipient: str | None,
+                 nothing_waiting: bool = False):
         self.db, self.account, self.enqueue, self.now = db, account, enqueue, now
         self.recipient = recipient
         self.passive: list[str] = []
-        self._sender_waits: bool | None = None     # a pending row for the sender? (asked once)
+        # `nothing_waiting`: the sender's checked facts say no pending row waits for them
+        # (bot/facts.py), so neither their texts nor the passive reply need ask the database.
+        self._checked_quiet = nothing_waiting
+        self._sender_waits: bool | None = False if nothing_waiting else None   # asked once
 
     def send(self, openid: str, text: str) -> None:
         if openid == self.recipient and not self.sender_waits():
@@ -120,14 +124,20 @@ class Outbox:
                 OutboundMessage.status == PENDING).limit(1)) is not None
         return self._sender_waits
 
+    def may_have_waiting(self) -> bool:
+        """Whether something may wait for the sender: unless the facts said no and this push
+        queued nothing for them, the passive reply looks (pending_for)."""
+        return not self._checked_quiet or bool(self._sender_waits)
 
 def settle_reply(db: Session, outbox: Outbox, push_kind: str, turn, in_time: bool,
-                 postscript: str | None = None) -> str | None:
+                 postscript: str | None = None, answered: bool = False) -> str | None:
     """The text of the passive reply to this push (None: no text). Nobody sees a reply to a
     SILENT_KINDS push, and a kf transfer or a news card is the reply itself (§3.4: one reply, no
     text): then what the push meant for its sender waits as pending rows and leaves as
-    customer-service messages. Messages that waited count as delivered only in a reply WeChat
-    can still take (`in_time`, §2: 5 s); past the budget they stay pending for the next channel.
+    customer-service messages. So does the answer to a push WeChat has had its empty answer to
+    already (`answered`: finished by a worker, bot/overload.py), in the window the push opened
+    (§4.7). Messages that waited count as delivered only in a reply WeChat can still take
+    (`in_time`, §2: 5 s); past the budget they stay pending for the next channel.
     `postscript` (Ctx.postscript) goes at the end of a text reply, after the answer."""
     card = turn.transfer is not None or turn.news is not None
     if card or push_kind in SILENT_KINDS:
@@ -136,6 +146,12 @@ def settle_reply(db: Session, outbox: Outbox, push_kind: str, turn, in_time: boo
             outbox.queue(outbox.recipient, texts)
         return None
     answer = f"{turn.reply}\n\n{postscript}" if turn.reply and postscript else turn.reply
+    if answered:
+        texts = outbox.passive + ([answer] if answer else [])
+        if texts:
+            outbox.queue(outbox.recipient, texts)
+        enqueue_delivery(outbox.enqueue, outbox.account.id, outbox.recipient)   # what waited, too
+        return None
     return compose_passive(db, outbox, answer, take_waiting=in_time)
 
 
@@ -232,7 +248,8 @@ def compose_passive(db: Session, outbox: Outbox, reply: str | None, take_waiting
     text goes pending (and out by the next channel that opens). `take_waiting=False` (the
     reply may come too late for WeChat): what waited stays pending, and a delivery job is
     asked for it, since this push opened their window."""
-    waiting = pending_for(db, outbox.account.id, outbox.recipient) if take_waiting else []
+    probe = take_waiting and outbox.may_have_waiting()
+    waiting = pending_for(db, outbox.account.id, outbox.recipient) if probe else []
     if not take_waiting:
         enqueue_delivery(outbox.enqueue, outbox.account.id, outbox.recipient)
     fresh = [t for t in [*outbox.passive, reply] if t]

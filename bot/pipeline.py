@@ -1,7 +1,10 @@
 """One push, in order (DESIGN.md "One push, in order", steps 3-6; the webhook did 1-2).
 
-dedup → open the CS window → fan lock → one transaction (fan, dispatch, event row, passive
-reply) → commit → save conversation, flush jobs → cache the reply for WeChat's retries.
+dedup, CS window, fan lock, conversation and cached facts in one Redis script (bot/push_gate.py)
+→ one transaction (fan, dispatch, event row, passive reply), opened only when a handler
+touches the database; else the event row in one autocommit statement → flush jobs → save the
+conversation, release the lock, cache the reply in one more script. Too late or lock held:
+acknowledged, finished by a worker (defer, bot/overload.py).
 A handler that raises: roll back, keep the old conversation, drop its jobs, record the push
 as failed, apologise. Nothing here calls WeChat.
 """
@@ -10,16 +13,17 @@ import time
 from datetime import datetime, timezone
 
 from flask import Flask
-from redis.exceptions import LockNotOwnedError
 from sqlalchemy import insert, select
+from sqlalchemy.orm import make_transient_to_detached
 
-from bot import keys
 from bot.capabilities import for_account
 from bot.context import Ctx
-from bot.jobs import JobBuffer
-from bot.outbound import SILENT_KINDS, CsWindow, Outbox, settle_reply
+from bot.jobs import JobBuffer, JobSpec
+from bot.facts import TOUCHED_DB, quiet_in_db
+from bot.outbound import SILENT_KINDS, Outbox, settle_reply
 from bot.protocol import fingerprint, kind, raw, render_news, render_text, render_transfer
-from bot.sessions import ConversationStore, Dedup
+from bot.push_gate import PushGate
+from bot.sessions import ConvState, Dedup
 from models import Account, Event, Fan
 
 log = logging.getLogger(__name__)
@@ -28,87 +32,138 @@ APOLOGY = "抱歉，刚才没有处理好，请稍后再试。"
 # A repeat waits this long for the first delivery's reply; WeChat gives each delivery 5 s.
 REPLAY_WAIT = 3.0
 FAN_LOCK_WAIT = 3.0
+# A push that cannot be answered in time is finished by this job (bot/overload.py); rq
+# retries it while the fan's earlier push still runs (each try waits for the lock itself).
+FINISH_JOB = "workers.pushes.finish_push"
+FINISH_RETRY = (1, 5, 15)
 _HEADER = {"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "EventKey", "Encrypt"}
 
 
-class FanBusy(Exception):
-    """The fan's previous push still holds the lock: let WeChat deliver this one again."""
-
-
-def handle_push(app: Flask, account: Account, msg, received: float | None = None) -> str:
+def handle_push(app: Flask, account: Account, msg, received: float | None = None, xml: str | None = None) -> str:
     """The plaintext reply XML for `msg`, or "" for none; side effects happen once per push.
-    `received`: time.monotonic() when the request arrived (now if not given)."""
+    `received`: time.monotonic() when the request arrived (now if not given; earlier when it
+    waited in a queue before us). `xml`: the push as received, for a worker to finish it when
+    it cannot be answered in time (bot/overload.py)."""
     received = time.monotonic() if received is None else received
     ext = app.extensions
     redis, openid = ext["redis"], msg.source
-    dedup = Dedup(redis, account.slug, fingerprint(msg))
-    if not dedup.claim():
-        replay = dedup.replay(REPLAY_WAIT)
+    gate = PushGate(redis, account, openid, fingerprint(msg))
+    # WeChat opened the person's customer-service window whatever we make of the push.
+    if not gate.enter(kind(msg), ext["clock"].timestamp()):
+        replay = gate.first_seen
+        if replay is None:
+            replay = Dedup(redis, account.slug, fingerprint(msg)).replay(REPLAY_WAIT)
         log.info("repeat push account=%s openid=%s replayed=%s", account.slug, openid, replay is not None)
         return replay or ""
-    # WeChat opened the person's customer-service window whatever we make of the push.
-    CsWindow(redis, account.slug, openid).opened_by(kind(msg), ext["clock"].timestamp())
-    lock = redis.lock(keys.fan_lock(account.slug, openid), timeout=keys.FAN_LOCK_TTL,
-                      blocking_timeout=FAN_LOCK_WAIT)
-    if not lock.acquire():
-        dedup.forget()
-        raise FanBusy(openid)
+    left = app.config["DEFER_AFTER_S"] - (time.monotonic() - received)
+    if left <= 0 or not (gate.locked or gate.wait_for_lock(min(FAN_LOCK_WAIT, left))):
+        return defer(app, gate, account, msg, xml)
+    return finish(app, account, msg, received, gate)
+
+
+def defer(app: Flask, gate: PushGate, account: Account, msg, xml: str | None) -> str:
+    """Acknowledge the push and queue its turn for a worker (bot/overload.py); "" (no reply)."""
+    if xml is None:
+        raise ValueError("a deferred push needs its XML")
+    gate.mark_deferred()
     try:
-        reply = run_turn(app, account, msg, received)
+        app.extensions["jobs"].submit(JobSpec(FINISH_JOB, (account.slug, xml), queue="high", retry=FINISH_RETRY))
+    except Exception:
+        gate.forget()        # no job: let WeChat's next delivery run it instead
+        raise
+    log.warning("push deferred to a worker account=%s openid=%s", account.slug, msg.source)
+    return ""
+
+
+def finish(app: Flask, account: Account, msg, received: float, gate: PushGate, deferred: bool = False) -> str:
+    """Run the turn under the fan lock the gate holds, then close the gate (see PushGate.leave)."""
+    openid = msg.source
+    conv: ConvState | None = None
+    try:
+        reply, conv = run_turn(app, account, msg, received, gate, deferred)
     except Exception:
         # run_turn answers handler errors itself; this is the database or Redis failing around
         # them. The fan gets the apology (never a 500, never silence) and so do WeChat's retries.
         log.exception("push failed account=%s openid=%s", account.slug, openid)
         reply = render_text(msg, APOLOGY)
-    finally:
-        try:
-            lock.release()
-        except LockNotOwnedError:  # expired while we worked: nothing left to release
+    try:
+        if not gate.leave(conv, reply):
             log.warning("fan lock expired before release account=%s openid=%s", account.slug, openid)
-    dedup.remember(reply)
+    except Exception:
+        # Committed already: the fan still gets the answer; the lock's TTL frees it.
+        log.exception("after-commit step failed (saving the conversation) account=%s openid=%s",
+                      account.slug, openid)
     return reply
 
 
-def run_turn(app: Flask, account: Account, msg, received: float) -> str:
+def run_turn(app: Flask, account: Account, msg, received: float, gate: PushGate,
+             deferred: bool = False) -> tuple[str, ConvState | None]:
+    """(reply XML, the conversation to save: None keeps the stored one). `deferred`: the push
+    was acknowledged already (bot/overload.py): nothing can be said in a passive reply."""
     ext = app.extensions
     now = ext["clock"].now()
     slug = account.slug      # read before the session: after a rollback it would be reloaded
-    store = ConversationStore(ext["redis"], slug, msg.source)
     buffer = JobBuffer()
-    db = ext["db"]()
+    db = ext["db"]()         # no connection until something reads or writes (lazy)
+    facts = gate.facts
     try:
         with db.begin():
             account = db.merge(account, load=False)
-            fan = fan_for(db, account, msg.source, now)
-            conv = store.load()
-            outbox = Outbox(db, account, buffer, now, recipient=msg.source)
+            fan = known_fan(db, account, msg.source, facts) if facts.trusted else fan_for(
+                db, account, msg.source, now)
+            conv = gate.loaded
+            outbox = Outbox(db, account, buffer, now, recipient=msg.source, nothing_waiting=facts.quiet)
             ctx = Ctx(account=account, fan=fan, db=db, redis=ext["redis"], conv=conv, enqueue=buffer,
                       now=now, caps=for_account(account, app.config["STRICT_STATES"]),
-                      config=app.config, outbox=outbox, msg=msg)
+                      config=app.config, outbox=outbox, msg=msg, facts=facts, keywords=gate.keywords)
             turn = ext["dispatcher"].dispatch(ctx, msg)
-            db.execute(insert(Event).values(event_fields(account, msg, "ok")))
             in_time = time.monotonic() - received <= app.config["PASSIVE_BUDGET_S"]
-            reply = settle_reply(db, outbox, kind(msg), turn, in_time, ctx.postscript)
+            reply = settle_reply(db, outbox, kind(msg), turn, in_time, ctx.postscript, answered=deferred)
+            event = event_fields(account, msg, "ok")
+            if touched(db):
+                # The handler used the database: the event row commits with what it did.
+                db.execute(insert(Event).values(event))
+                if not facts.trusted and quiet_in_db(db, account.id, fan):
+                    gate.checked = (fan.id, fan.member_id)
     except Exception:
         log.exception("handler failed account=%s openid=%s kind=%s", slug, msg.source, kind(msg))
         buffer.drop()
         record_failure(db, account, slug, msg)
-        return render_text(msg, APOLOGY)
+        return render_text(msg, APOLOGY), None
     finally:
         db.close()
+    if not touched(db):
+        # Nothing else to commit (a known, quiet fan's common push): one autocommit statement.
+        record_event(ext["engine"], event)
     # Committed already: whatever fails now, the fan still gets the answer. A lost job is
     # repaired by the next trigger (jobs are idempotent; what they deliver stays pending).
-    for step, what in ((lambda: store.save(conv), "saving the conversation"),
-                       (lambda: buffer.flush(ext["jobs"]), "queueing jobs")):
-        try:
-            step()
-        except Exception:
-            log.exception("after-commit step failed (%s) account=%s openid=%s", what, slug, msg.source)
+    try:
+        buffer.flush(ext["jobs"])
+    except Exception:
+        log.exception("after-commit step failed (queueing jobs) account=%s openid=%s", slug, msg.source)
     if turn.transfer is not None:
-        return render_transfer(msg, turn.transfer)
+        return render_transfer(msg, turn.transfer), conv
     if turn.news is not None and kind(msg) not in SILENT_KINDS:
-        return render_news(msg, turn.news)
-    return render_text(msg, reply) if reply else ""
+        return render_news(msg, turn.news), conv
+    return (render_text(msg, reply) if reply else ""), conv
+
+
+def touched(db) -> bool:
+    """Whether the session opened a connection (read or wrote anything) in this push."""
+    return bool(db.info.get(TOUCHED_DB))
+
+
+def record_event(engine, fields: dict) -> None:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(insert(Event).values(fields))
+
+
+def known_fan(db, account: Account, openid: str, facts) -> Fan:
+    """The fan row as the checked facts know it, attached without a query; any other column
+    loads from the database when first read (the session connects then)."""
+    fan = Fan(id=facts.fan_id, account_id=account.id, openid=openid, member_id=facts.member_id)
+    make_transient_to_detached(fan)
+    return db.merge(fan, load=False)
 
 
 def fan_for(db, account: Account, openid: str, now) -> Fan:

@@ -12,6 +12,8 @@ from bot import keys
 log = logging.getLogger(__name__)
 
 PENDING = b"\x00pending"
+# Acknowledged already and handed to a worker (bot/overload.py): repeats get the empty answer.
+DEFERRED = b"\x00deferred"
 
 
 class Dedup:
@@ -38,6 +40,8 @@ class Dedup:
         deadline = time.monotonic() + wait_seconds
         while True:
             value = self.redis.get(self.key)
+            if value == DEFERRED:
+                return ""
             if value is not None and value != PENDING:
                 return value.decode()
             if value is None or time.monotonic() >= deadline:
@@ -68,7 +72,11 @@ class ConversationStore:
         self.key = keys.conversation(account, openid)
 
     def load(self) -> ConvState:
-        raw = self.redis.get(self.key)
+        return self.parse(self.redis.get(self.key), self.key)
+
+    @staticmethod
+    def parse(raw, key: str) -> ConvState:
+        """The stored JSON (or None) as a ConvState."""
         if raw is None:
             return ConvState()
         try:
@@ -79,7 +87,7 @@ class ConversationStore:
                 and isinstance(value.get("data") or {}, dict)):
             # Unreadable (another release, a hand edit): start afresh rather than fail every push
             # until the TTL runs out; saving the empty state deletes the key.
-            log.error("unreadable conversation key=%s; conversation ended", self.key)
+            log.error("unreadable conversation key=%s; conversation ended", key)
             return ConvState()
         return ConvState(state=value.get("state"), data=value.get("data") or {})
 

@@ -16,7 +16,8 @@ waited for them (their fans' messages, for an agent) and then this push's answer
 Cost on the push of someone who is not in a conversation: menu clicks and events none; a
 message from a fan who is no member one indexed query (the open conversation), from a member
 one more (agents.agent_for, asked once for both routers: agent_of); a text "1"-"5" one more
-(the rating).
+(the rating). A fan whose checked facts say quiet (bot/facts.py: no open conversation, no staff
+row behind its member) costs none, but for 人工 and a rating.
 """
 import re
 import unicodedata
@@ -61,9 +62,16 @@ def contact(ctx, msg):
 def agent_of(ctx) -> Staff | None:
     """The agent this push's sender is, or None; asked once per push (both routers filter on it)."""
     if "cs_agent" not in ctx.memo:
-        # Agents are staff linked through their member: a fan with no member is no agent (no query).
-        ctx.memo["cs_agent"] = agent_for(ctx.db, ctx.fan) if ctx.fan.member_id is not None else None
+        # Agents are staff linked through their member: a fan with no member is no agent, nor
+        # one whose checked facts found no staff row behind its member (bot/facts.py): no query.
+        ask = ctx.fan.member_id is not None and not quiet(ctx)
+        ctx.memo["cs_agent"] = agent_for(ctx.db, ctx.fan) if ask else None
     return ctx.memo["cs_agent"]
+
+
+def quiet(ctx) -> bool:
+    """The checked facts say: no agent behind the sender, no open conversation (bot/facts.py)."""
+    return ctx.facts is not None and ctx.facts.quiet
 
 
 def body(msg) -> tuple[str, str, str | None]:
@@ -82,9 +90,11 @@ def fan_message(ctx, msg):
     words = text_of(msg) if kind(msg) == "text" else ""
     if words in ASK_WORDS:
         return ask(ctx)
+    rating = RATING.fullmatch(unicodedata.normalize("NFKC", words))
+    if rating is None and quiet(ctx):
+        return PASS      # no conversation to be in, no rating to give: nothing to ask the database
     conversation = relay.open_of(ctx.db, ctx.fan.id)
     if conversation is None:
-        rating = RATING.fullmatch(unicodedata.normalize("NFKC", words))
         if rating and relay.rate(ctx.db, ctx.fan, int(rating.group(1)), ctx.now) is not None:
             return THANKS
         return PASS

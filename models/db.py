@@ -27,10 +27,14 @@ def make_engine(url: str, write_lock_up_front: bool = True) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return      # one statement, committed by itself: no transaction to lock for
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write_lock_up_front else "BEGIN")
 
     return engine
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, info: dict | None = None) -> sessionmaker:
+    """`info` is copied into every session's `info` (the app puts its Redis there, for the
+    caches its writers flag)."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)

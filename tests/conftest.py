@@ -176,7 +176,7 @@ def db(app, database_url):
     transactions take the write lock only when they write, so a test holding it open while it
     reads never blocks the webhook it drives."""
     engine = make_engine(database_url, write_lock_up_front=False)
-    with make_sessionmaker(engine)() as session:
+    with make_sessionmaker(engine, info={"redis": app.extensions["redis"]})() as session:
         yield session
     engine.dispose()
 

@@ -1,0 +1,46 @@
+"""What the common push costs (the webhook's hot path): Redis and SQL round trips, counted at
+the client edge, for a known fan with no flow open, nothing pending and no customer service:
+a keyword text, a text nobody understands (the fallback) and a menu click. The budget fails the
+test when a change makes the common path dearer."""
+import itertools
+
+import pytest
+from cost_support import counting
+
+from handlers.common import FALLBACK, UNKNOWN_MENU
+from models import KeywordReply
+from models.keyword import EXACT
+
+MSG_IDS = itertools.count(7_700_000_000_000_000_001)
+# Round trips one common push may cost (Redis, SQL).
+BUDGET = {"redis": 3, "sql": 1}   # was 8 and 7 (account, then one script before and one after)
+
+
+@pytest.fixture
+def known_fan(phone, db, account):
+    db.add(KeywordReply(account_id=account.id, keyword="营业时间", match=EXACT, reply="每天 9:00-18:00"))
+    db.commit()
+    alice = phone("alice", mode="safe")
+    assert alice.text("你好") == FALLBACK      # the fan row exists from now on
+    return alice
+
+
+def cost_of(app, monkeypatch, push):
+    with counting(monkeypatch, app) as cost:
+        reply = push()
+    return reply, cost
+
+
+@pytest.mark.parametrize("push, expected", [
+    (lambda fan: fan.text("营业时间"), "每天 9:00-18:00"),
+    (lambda fan: fan.text("今天天气怎么样"), FALLBACK),
+    (lambda fan: fan.click("NOT_A_FEATURE_YET"), UNKNOWN_MENU),
+], ids=["keyword", "fallback", "click"])
+def test_the_common_push_stays_within_its_round_trips(app, known_fan, monkeypatch, clock, push, expected):
+    push(known_fan)                                    # warm: account cached, scripts loaded
+    clock.advance(seconds=1)                           # a new push, not WeChat's retry of that one
+    reply, cost = cost_of(app, monkeypatch, lambda: push(known_fan))
+    assert reply == expected
+    print(cost)
+    assert len(cost.redis) <= BUDGET["redis"], cost
+    assert len(cost.sql) <= BUDGET["sql"], cost

@@ -1,0 +1,108 @@
+"""No push lost under overload (bot/overload.py): a push that cannot be answered in time (the
+fan's lock held past the wait, or a long wait in a queue before it reached us) is acknowledged
+at once and finished by a worker, whose answer reaches the fan as a customer-service message
+(WECHAT-PLATFORM.md §2: WeChat is not documented to retry a 503; §4.7: the push opened the
+window). Exactly once, however often WeChat retries and however often the job runs."""
+import time
+
+from outbound_support import custom_texts
+from sqlalchemy import select
+
+from bot import keys, pipeline
+from bot.pipeline import FINISH_JOB
+from handlers.common import FALLBACK
+from models import Event, KeywordReply
+from models.keyword import EXACT
+from tests.conftest import WELCOME
+
+
+def hold_lock(app, wx):
+    lock = app.extensions["redis"].lock(keys.fan_lock(wx.account.slug, wx.openid), timeout=10)
+    assert lock.acquire(blocking=False)
+    return lock
+
+
+def following(person, clock, jobs) -> None:
+    """A follower (WeChat knows them), the follow's jobs done and its one-minute window past."""
+    assert person.follow() == WELCOME
+    jobs.run_all()
+    clock.advance(minutes=2)
+
+
+def event_count(db) -> int:
+    db.rollback()        # a fresh read (SQLite keeps a transaction's snapshot)
+    return len(db.scalars(select(Event.id)).all())
+
+
+def test_a_fan_whose_lock_is_held_is_acknowledged_then_answered_by_customer_service(
+        app, wx, world, jobs, db, monkeypatch, clock):
+    monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.2)
+    following(wx, clock, jobs)
+    held = hold_lock(app, wx)
+    push = wx.xml({"MsgType": "text", "Content": "今天天气怎么样", "MsgId": 7_800_000_000_000_000_001})
+    started = time.monotonic()
+    first = wx.deliver(push, user_event="message")
+    assert (first.status, first.body) == (200, b"success") and time.monotonic() - started < 1
+    assert [wx.deliver(push).body for _ in range(2)] == [b"success"] * 2    # WeChat's retries
+    assert jobs.queued() == [FINISH_JOB] and event_count(db) == 1      # the follow's
+    held.release()
+    jobs.run_all()
+    assert custom_texts(world, wx) == [FALLBACK]
+    assert event_count(db) == 2
+    assert wx.deliver(push).body == b"success"        # a late retry: acknowledged, nothing runs
+    jobs.run_all()
+    assert custom_texts(world, wx) == [FALLBACK] and event_count(db) == 2
+
+
+def test_the_job_run_twice_runs_the_turn_once(app, wx, world, jobs, db, monkeypatch, clock):
+    monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
+    following(wx, clock, jobs)
+    held = hold_lock(app, wx)
+    wx.text("你好")
+    held.release()
+    [job] = [job for q in jobs.queues for job in q.jobs]
+    from workers.pushes import finish_push
+    with app.app_context():
+        finish_push(*job.args)
+        finish_push(*job.args)
+    jobs.run_all()
+    assert custom_texts(world, wx) == [FALLBACK] and event_count(db) == 2
+
+
+def test_a_push_that_waited_too_long_before_us_is_finished_by_a_worker_in_safe_mode(
+        app, phone, world, jobs, db, account, clock):
+    db.add(KeywordReply(account_id=account.id, keyword="营业时间", match=EXACT, reply="每天 9:00-18:00"))
+    db.commit()
+    bob = phone("bob", mode="safe")
+    following(bob, clock, jobs)
+    push = bob.xml({"MsgType": "text", "Content": "营业时间", "MsgId": 7_800_000_000_000_000_002})
+    world.user_event(account.appid, bob.openid, "message")       # what WeChat sees: a text
+    query, body = bob.wrap(push)
+    response = app.test_client().post(f"/wechat/{account.slug}", query_string=query, data=body,
+                                      headers={"X-Request-Start": f"t={time.time() - 3:.3f}"})
+    assert (response.status_code, response.data) == (200, b"")   # AES mode: the empty answer
+    jobs.run_all()
+    assert custom_texts(world, bob) == ["每天 9:00-18:00"]
+    assert bob.text("营业时间") == "每天 9:00-18:00"             # on time again: passive
+
+
+def test_a_worker_that_still_finds_the_lock_held_tries_again_later(app, wx, world, jobs, monkeypatch, clock):
+    from bot import overload
+    monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
+    monkeypatch.setattr(overload, "WORKER_LOCK_WAIT", 0.1)
+    following(wx, clock, jobs)
+    held = hold_lock(app, wx)
+    wx.text("你好")
+    [job] = [job for q in jobs.queues for job in q.jobs]
+    from workers.pushes import finish_push
+    with app.app_context():
+        try:
+            finish_push(*job.args)
+        except overload.StillBusy:
+            pass
+        else:
+            raise AssertionError("the job ran without the fan lock")
+        held.release()
+        finish_push(*job.args)                         # rq's retry
+    jobs.run_all()
+    assert custom_texts(world, wx) == [FALLBACK]
