@@ -191,7 +191,9 @@ def main(argv=None) -> int:
     with ExitStack() as stack:
         stack.callback(store.close)
         servers = {}
-        for name, app, extra, env in (("ours", "wsgi:app", (), app_env()),
+        # VERBOSE=1: the checks count the INFO lines (replayed=, deferred) in the server's own log;
+        # without it INFO goes only to instance/log/bot.log, shared with every other process.
+        for name, app, extra, env in (("ours", "wsgi:app", (), {**app_env(), "VERBOSE": "1"}),
                                       ("baseline", "echo_robot:app", ("--pythonpath", str(BENCH)), None)):
             servers[name] = Server(name, app, args.workers, extra, env)
             stack.callback(servers[name].stop)
