@@ -22,9 +22,9 @@ def embedded_env(instance: Path) -> dict[str, str]:
     return env
 
 
-def flask(instance: Path, *args: str, timeout: float = 60) -> str:
+def flask(instance: Path, *args: str, timeout: float = 60, **env: str) -> str:
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
-                          env=embedded_env(instance), capture_output=True, text=True, timeout=timeout)
+                          env={**embedded_env(instance), **env}, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
 

@@ -83,3 +83,36 @@ def test_two_phones_fan_asks_for_an_agent_the_agent_answers_the_fan_rates(tmp_pa
             browser.close()
     finally:
         service.stop()
+
+
+def test_a_fan_taps_the_mall_button_the_page_opens_in_the_phone_and_the_chat_says_how_to_bind(tmp_path):
+    """A VIEW button opens its H5 page inside the phone, through the sandbox's OAuth page (which
+    knows who tapped): the mall sees an unbound fan, says to bind in the chat, and the bot's
+    binding prompt arrives in the chat by itself."""
+    instance = demo_with_agent(tmp_path, AGENT_PHONE)
+    port = free_port()
+    base = {"PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}        # the menu's mall link points here
+    flask(instance, "menus", "push", "--account", "demo", **base)
+    ARTIFACTS.mkdir(exist_ok=True)
+    service = Service(instance, port, **base)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1000, "height": 820})
+            page.goto(f"{service.url}/sandbox/?phone=demo:dave")
+            fan = page.locator('.phone[data-name="dave"]')
+            fan.locator(".follow").click()
+            expect(fan.locator(".msg.bot").last).to_contain_text("欢迎关注旅游集团")
+            fan.locator(".menu > button", has_text="更多").click(timeout=15_000)
+            fan.locator(".sub button", has_text="积分商城").click()
+            expect(fan.locator(".msg.note").last).to_contain_text("打开 积分商城")
+            mall = fan.frame_locator(".page iframe")
+            expect(mall.locator("body")).to_contain_text("请先绑定手机号", timeout=20_000)
+            expect(fan.locator(".msg.cs").last).to_contain_text("回复“绑定”即可开始", timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "sandbox-view-mall-unbound.png"))
+            fan.locator(".page .close").click()                      # back to the chat
+            page.screenshot(path=str(ARTIFACTS / "sandbox-view-mall-chat-prompt.png"))
+            browser.close()
+    finally:
+        output = service.stop()
+    assert "Traceback" not in output, output

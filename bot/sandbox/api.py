@@ -141,7 +141,8 @@ def authorize() -> Any:
     """The consent page: pick an openid, then go back to redirect_uri with code and state.
 
     Confirming is a GET of this same URL with openid=<openid>&confirm=1 (the form does it);
-    adding snapshot=1 plays a 朋友圈快照 page's virtual user.
+    adding snapshot=1 plays a 朋友圈快照 page's virtual user. A browser sandbox phone's page
+    (its openid in the sandbox_openid cookie) passes snsapi_base silently, as WeChat does.
     """
     wx = sandbox()
     args = request.args.to_dict()
@@ -151,9 +152,12 @@ def authorize() -> Any:
         if scripted is not None:
             raise ApiError(scripted, "scripted by fail_next")
         wx.oauth.check_authorize(args)
-        # A browser sandbox phone opening a VIEW page leaves its person's openid in a cookie.
-        openid = (args.get("openid") or request.cookies.get("sandbox_openid", "")).strip()
-        if args.get("confirm") == "1" and openid:
+        # A browser sandbox phone opening a VIEW page leaves its person's openid in a cookie;
+        # for that person snsapi_base is silent, as in WeChat (静默授权: no consent page).
+        phone_openid = request.cookies.get("sandbox_openid", "").strip()
+        openid = (args.get("openid") or phone_openid).strip()
+        silent = args.get("scope") == "snsapi_base" and not args.get("openid") and bool(phone_openid)
+        if (args.get("confirm") == "1" or silent) and openid:
             code = wx.oauth.issue_code(args["appid"], openid, args["scope"],
                                        snapshot=args.get("snapshot") == "1")
             answer: Any = redirect(_with_query(args["redirect_uri"],
