@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from bot.clock import CST
+from bot.phones import normalize
 from bot.points.engine import NotEnoughPoints, adjust, spend
 from bot.points.ledger import Book
 from models import MallOrder, Member, Product, Store, VirtualCode
@@ -82,7 +83,11 @@ def _clean_address(address: dict | None) -> dict:
     missing = [f for f in ADDRESS_FIELDS if not clean[f]]
     if missing:
         raise Refused("请填写完整的收货信息：姓名、手机、地区和详细地址。")
-    return clean
+    # Checked here, not only on the confirm page: a resubmitted or forged form skips that page.
+    phone = normalize(clean["phone"])
+    if phone is None:
+        raise Refused("手机号格式不对，请返回上一页填写 11 位中国大陆手机号。")
+    return {**clean, "phone": phone}
 
 
 def _give_code(book: Book, member: Member, product: Product, order: MallOrder) -> None:
