@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
 from bot.binding.sms import sent_texts
@@ -160,3 +161,64 @@ def test_results_are_scoped_by_who_asks(app, phone, db, jobs, card_url):
     top = Browser(app, head.openid)
     top.get(results)
     assert 'id="total">2<' in top.text() and "全部门店" in top.text()
+
+
+# --- fuzzing the page POSTs --------------------------------------------------------------------
+OPTIONS = {"liked": {"西湖", "灵隐寺", "宋城", "西溪湿地"}, "again": {"会", "不一定", "不会"}}
+ANSWER = st.one_of(st.text(max_size=30), st.sampled_from(["0", "1", "5", "6", "10", "11", "-1", "3.5", "１",
+                                                          "会", "西湖", "2027-05-01", "2027-02-30", ""]),
+                   st.sampled_from(["长", "a"]).map(lambda c: c * 3000))
+FUZZED_FORM = st.fixed_dictionaries(
+    {"page": st.one_of(st.sampled_from(["0", "1", "2", "3", "99"]), st.text(max_size=5))},
+    optional={key: st.one_of(ANSWER, st.lists(ANSWER, max_size=4))
+              for key in ("guide", "recommend", "why", "liked", "again", "next_trip", "csrf_token", "stray")})
+# Pages a person could really send, so the fuzzed ones meet stored answers to spoil.
+SENSIBLE_FORM = st.one_of(
+    st.fixed_dictionaries({"page": st.just("0"), "guide": st.integers(1, 5).map(str),
+                           "recommend": st.integers(0, 10).map(str)}),
+    st.fixed_dictionaries({"page": st.just("1"), "again": st.sampled_from(sorted(OPTIONS["again"])),
+                           "why": st.text(min_size=1, max_size=20)},
+                          optional={"liked": st.lists(st.sampled_from(sorted(OPTIONS["liked"])), max_size=4)}))
+PAGE_FORM = st.one_of(SENSIBLE_FORM, FUZZED_FORM)
+
+
+def answer_is_sound(key: str, value) -> bool:
+    """What a stored answer may be, whatever was posted (the survey's own question kinds)."""
+    if key == "guide":
+        return isinstance(value, int) and 1 <= value <= 5
+    if key == "recommend":
+        return isinstance(value, int) and 0 <= value <= 10
+    if key == "liked":
+        return isinstance(value, list) and set(value) <= OPTIONS["liked"]
+    if key == "again":
+        return value in OPTIONS["again"]
+    if key == "next_trip":
+        from datetime import date
+        return isinstance(value, str) and date.fromisoformat(value) is not None
+    return key == "why" and isinstance(value, str) and 0 < len(value) <= 3000
+
+
+def test_fuzzed_survey_pages_never_fail_and_store_only_sound_answers(app, phone, db, jobs, card_url):
+    """Any page number, any values (strings, repeated fields, huge text, stray keys) for any
+    question, posted again and again to one response: never a 500, and every answer ever stored
+    is one its question allows; a rejected page leaves the stored answers as they were."""
+    path = local(app, card_url)
+    ann = phone("ann")
+    browser = Browser(app, ann.openid)
+    browser.get(path)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.text()).group(1)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(form=PAGE_FORM)
+    def one(form):
+        before = (response_of(db, ann.openid).answers or {}).copy()
+        response = browser.client.post(path, data={**form, "csrf_token": csrf})
+        assert response.status_code < 500, response.get_data(as_text=True)[:300]
+        stored = response_of(db, ann.openid).answers or {}
+        assert all(answer_is_sound(k, v) for k, v in stored.items()), stored
+        if response.status_code == 400:
+            assert stored == before
+        saved.append(len(stored))
+    saved = []
+    one()
+    assert max(saved) >= 2                 # the property met stored answers, not only empty ones
