@@ -92,9 +92,13 @@ def test_an_image_the_bot_sends_is_saved_and_its_path_shown(app, account, world,
 
 
 def test_the_oauth_page_knows_which_phone_opened_it(app, account):
+    """snsapi_base is silent for the phone's person, as in WeChat (straight back with a code);
+    snsapi_userinfo asks, with that person filled in."""
     client = app.test_client()
     client.set_cookie("sandbox_openid", "o_phone_person")
-    page = client.get("/sandbox/open/connect/oauth2/authorize", query_string={
-        "appid": account.appid, "redirect_uri": "http://127.0.0.1:5000/h5/", "response_type": "code",
-        "scope": "snsapi_base", "state": "s1"})
+    query = {"appid": account.appid, "redirect_uri": "http://127.0.0.1:5000/h5/", "response_type": "code",
+             "scope": "snsapi_base", "state": "s1"}
+    silent = client.get("/sandbox/open/connect/oauth2/authorize", query_string=query)
+    assert silent.status_code == 302 and "code=" in silent.location and "state=s1" in silent.location
+    page = client.get("/sandbox/open/connect/oauth2/authorize", query_string={**query, "scope": "snsapi_userinfo"})
     assert page.status_code == 200 and 'value="o_phone_person"' in page.get_data(as_text=True)
