@@ -1,6 +1,7 @@
 """Data scope everywhere: every listing of the admin API (JSON and CSV) and of `admin list|export`
 shows an operator exactly the stores of their reach: hq all three, the C1 company admin SA and
-SB, the SA store manager (an operator, or a staff manager by phone) SA only; survey results too."""
+SB, the SA store manager (an operator, or a staff manager by phone) SA only; survey results too,
+on the API and at `surveys results --as`."""
 import csv
 import io
 import json
@@ -145,3 +146,22 @@ def test_a_store_manager_reads_no_response_of_another_stores_survey(admin_get, o
     assert sorted(r["store"] for r in rows) == ["SA", "SB"]
     assert json.loads(rows[0]["answers"])["said"].endswith("138****0002")
 
+
+def test_survey_results_at_the_command_line_keep_to_the_askers_reach(cli, operators):
+    def lines(*args):
+        result = cli("surveys", "results", "shared", *args)
+        assert result.exit_code == 0, result.output
+        return result.output
+    assert markers(lines()) == {"SA", "SB", "SC"}
+    for who in [*OPERATORS, MANAGER_PHONE]:
+        table = lines("--as", who)
+        assert markers(table) == REACH[who] and table.count("\nlink ") == len(REACH[who]), who
+        assert f"said\t意见\tanswered {len(REACH[who])}" in table
+    rows = list(csv.DictReader(io.StringIO(lines("--as", "c1admin", "--format", "csv"))))
+    assert sorted((r["store"], r["member_phone"]) for r in rows) == [("门店SA", "138****0001"), ("门店SB", "138****0002")]
+    hq = list(csv.DictReader(io.StringIO(lines("--as", "boss", "--format", "csv"))))
+    assert sorted(r["member_phone"] for r in hq) == list(PHONES.values())
+    refused = cli("surveys", "results", "mkSB-survey", "--as", "samgr")
+    assert refused.exit_code != 0 and "no survey mkSB-survey in operator:samgr's scope" in refused.output
+    stranger = cli("surveys", "results", "shared", "--as", "13700000000")
+    assert stranger.exit_code != 0 and "not allowed" in stranger.output
