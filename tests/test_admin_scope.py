@@ -142,7 +142,8 @@ def test_a_store_manager_reads_no_response_of_another_stores_survey(admin_get, o
     assert [(r["store"], r["phone"], r["group"]) for r in whole] == [("SB", "13811110002", "mkSB")]
     assert admin_get("c1admin", "/surveys/shared/responses", group="mkSC").get_json()["total"] == 0
     assert admin_get("c1admin", "/surveys/shared/responses", completed="false").get_json()["total"] == 0
-    rows = list(csv.DictReader(io.StringIO(admin_get("c1admin", "/surveys/shared/responses.csv").get_data(as_text=True))))
+    exported = admin_get("c1admin", "/surveys/shared/responses.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(exported)))
     assert sorted(r["store"] for r in rows) == ["SA", "SB"]
     assert json.loads(rows[0]["answers"])["said"].endswith("138****0002")
 
