@@ -3,7 +3,7 @@
 An HQ admin sees everything; a company admin the stores of their company; a store manager
 (an operator of role `store`, or a staff manager in the chat) one store. Every listing over
 fans, members, ledgers, purchases, mall orders, QR codes and statistics, conversations and
-transcripts and tags asks `scope.where(Model)` for its WHERE clause, in the CLI and the admin
+transcripts, tags and survey results asks `scope.where(Model)` for its WHERE clause, in the CLI and the admin
 API alike. A model reaches a store one way, written once in RULES:
 
     a fan                     its first-touch store (Fan.store_id)
@@ -12,9 +12,14 @@ API alike. A model reaches a store one way, written once in RULES:
     a QR code                 its store; a scan, follow or unfollow through its code
     a conversation            its store; its messages and assignments through it
     a fan's tag               through the fan
+    a survey link             the store of the guide who made it (SurveyLink.store_id, kept when
+                              the guide moves: the responses stay with the store they came to)
+    a survey response         through its link
+    a survey                  once a link of it is in scope: a survey several stores use is seen
+                              by each, with the counts of its own links only
 
-A model no rule names is refused (LookupError), so a new listing cannot leak by default. Survey
-results register their rule with `register(SurveyResult, lambda ids: ...)` when they arrive.
+A model no rule names is refused (LookupError), so a new listing cannot leak by default. A later
+feature whose rows live outside models/ can add its rule with `register`.
 """
 import hashlib
 import secrets
@@ -26,7 +31,8 @@ from sqlalchemy.orm import Session
 
 from bot.phones import mask_phone, normalize
 from models import (Assignment, Award, Conversation, CsMessage, Fan, FanTag, LedgerEntry, MallOrder,
-                    Member, Operator, PendingCredit, Purchase, QrCode, QrEvent, Refund, Staff, Store)
+                    Member, Operator, PendingCredit, Purchase, QrCode, QrEvent, Refund, Staff, Store, Survey,
+                    SurveyLink, SurveyResponse)
 from models.operator import COMPANY, HQ, STORE
 from models.org import MANAGER
 
@@ -83,6 +89,10 @@ def _conversations(ids):
     return select(Conversation.id).where(Conversation.store_id.in_(ids))
 
 
+def _links(ids):
+    return select(SurveyLink.id).where(SurveyLink.store_id.in_(ids))
+
+
 RULES: dict[type, Callable[[frozenset[int]], ColumnElement]] = {
     Store: lambda ids: Store.id.in_(ids),
     Staff: lambda ids: Staff.store_id.in_(ids),
@@ -100,12 +110,15 @@ RULES: dict[type, Callable[[frozenset[int]], ColumnElement]] = {
     Conversation: lambda ids: Conversation.store_id.in_(ids),
     CsMessage: lambda ids: CsMessage.conversation_id.in_(_conversations(ids)),
     Assignment: lambda ids: Assignment.conversation_id.in_(_conversations(ids)),
+    SurveyLink: lambda ids: SurveyLink.store_id.in_(ids),
+    SurveyResponse: lambda ids: SurveyResponse.link_id.in_(_links(ids)),
+    Survey: lambda ids: Survey.id.in_(select(SurveyLink.survey_id).where(SurveyLink.store_id.in_(ids))),
 }
 
 
 def register(model: type, rule: Callable[[frozenset[int]], ColumnElement]) -> None:
-    """How a later feature's rows (survey results) reach a store; call it at import of the model's
-    feature, before any listing of it."""
+    """How a later feature's rows reach a store; call it at import of the model's feature, before
+    any listing of it."""
     RULES[model] = rule
 
 

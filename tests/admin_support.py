@@ -2,9 +2,11 @@
 
 Company C1 has stores SA and SB, company C2 store SC. Each store X has a fan and a member
 (points earned and spent through the ledger, a mall order through bot/mall/orders.py), a
-purchase, a QR code with a follow through it, a conversation with a message, and a tag, and
-every one of them carries the marker "mkX" somewhere a listing shows it. Operators: boss (hq),
-c1admin (company C1), samgr (store SA); and a staff manager of SA, 13900000001.
+purchase, a QR code with a follow through it, a conversation with a message, a tag, and a guide
+"mkX 导游" with a link (group mkX) of the store's own survey mkX-survey and one of the survey
+all three stores use, "shared", each with the member's completed response; every one of them
+carries the marker "mkX" somewhere a listing shows it (the shared survey itself carries none).
+Operators: boss (hq), c1admin (company C1), samgr (store SA); and a staff manager of SA, 13900000001.
 """
 import re
 from dataclasses import dataclass, field
@@ -14,12 +16,15 @@ from bot import points
 from bot.mall.orders import redeem
 from bot.points.engine import adjust
 from models import (Company, Conversation, CsMessage, Fan, FanTag, MallCategory, Member, Product, Purchase,
-                    QrCode, QrEvent, Staff, Store)
+                    QrCode, QrEvent, Staff, Store, Survey, SurveyLink, SurveyResponse)
 from models.cs import RELAY, WAITING
 from models.qr import FOLLOW
 
 STORES = {"SA": "C1", "SB": "C1", "SC": "C2"}
 PHONES = {"SA": "13811110001", "SB": "13811110002", "SC": "13811110003"}
+GUIDES = {"SA": "13911110001", "SB": "13911110002", "SC": "13911110003"}
+PAGES = [{"title": "", "questions": [{"id": "said", "kind": "text", "title": "意见", "required": False,
+                                      "options": [], "show_if": None}]}]
 MANAGER_PHONE = "13900000001"
 REACH = {"boss": {"SA", "SB", "SC"}, "c1admin": {"SA", "SB"}, "samgr": {"SA"}, MANAGER_PHONE: {"SA"}}
 MARKER = re.compile(r"mk(S[A-C])")
@@ -33,6 +38,7 @@ class Org:
     orders: dict[str, int] = field(default_factory=dict)
     conversations: dict[str, int] = field(default_factory=dict)
     codes: dict[str, int] = field(default_factory=dict)
+    guides: dict[str, int] = field(default_factory=dict)
 
     def auth(self, name: str) -> dict:
         return {"Authorization": f"Bearer {self.tokens[name]}"}
@@ -84,6 +90,7 @@ def build(app, db, account, cli) -> Org:
         db.add(CsMessage(conversation_id=conversation.id, sender="fan", content=f"mk{code} 你好，我的手机 {PHONES[code]}",
                          at=now))
     db.add(Staff(phone=MANAGER_PHONE, name="店长", store_id=org.stores["SA"], roles="manager"))
+    surveys(db, account, org, now)
     db.commit()
     for code in STORES:
         with points.transaction(app) as book:
@@ -97,3 +104,21 @@ def build(app, db, account, cli) -> Org:
         assert result.exit_code == 0, result.output
         org.tokens[name] = result.output.strip().splitlines()[-1]
     return org
+
+
+def surveys(db, account, org: Org, now) -> None:
+    shared = Survey(code="shared", title="共用调查", pages=PAGES, stores=[], completed=len(STORES))
+    db.add(shared)
+    for code in STORES:
+        guide = Staff(phone=GUIDES[code], name=f"mk{code} 导游", store_id=org.stores[code], roles="guide")
+        own = Survey(code=f"mk{code}-survey", title=f"mk{code} 调查", pages=PAGES, stores=[code], completed=1)
+        db.add_all([guide, own])
+        db.flush()
+        org.guides[code] = guide.id
+        for survey in (own, shared):
+            link = SurveyLink(survey_id=survey.id, staff_id=guide.id, store_id=org.stores[code], group_code=f"mk{code}")
+            db.add(link)
+            db.flush()
+            db.add(SurveyResponse(link_id=link.id, survey_id=survey.id, account_id=account.id, openid=f"o-mk{code}-fan",
+                                  member_id=org.members[code], answers={"said": f"mk{code} 很好，电话 {PHONES[code]}"},
+                                  page=1, opened_at=now, started_at=now, completed_at=now))

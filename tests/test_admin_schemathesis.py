@@ -23,8 +23,10 @@ def operations(app, headers=None):
 def test_every_operation_is_described_and_tested(app):
     described = {(op.method.upper(), op.path) for op in operations(app)}
     assert ("POST", "/members/{member_id}/points") in described and ("GET", "/fans.csv") in described
-    # each listing and its export, a member's ledger, a transcript, QR stats and four writes
-    assert len(described) == 2 * len(LISTINGS) + 7
+    assert ("GET", "/surveys/{code}/responses.csv") in described
+    # each listing and its export, a member's ledger, a transcript, a survey's responses and their
+    # export, QR stats and four writes
+    assert len(described) == 2 * len(LISTINGS) + 9
 
 
 @pytest.mark.parametrize("mode", list(EXAMPLES))

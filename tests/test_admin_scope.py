@@ -1,12 +1,14 @@
 """Data scope everywhere: every listing of the admin API (JSON and CSV) and of `admin list|export`
 shows an operator exactly the stores of their reach: hq all three, the C1 company admin SA and
-SB, the SA store manager (an operator, or a staff manager by phone) SA only."""
+SB, the SA store manager (an operator, or a staff manager by phone) SA only; survey results too,
+on the API and at `surveys results --as`."""
 import csv
 import io
+import json
 
 import pytest
 
-from admin_support import MANAGER_PHONE, REACH, markers
+from admin_support import GUIDES, MANAGER_PHONE, PHONES, REACH, markers
 from bot.admin.api import PATHS, PREFIX
 from bot.admin.listings import LISTINGS, STORE_DATA
 
@@ -35,7 +37,7 @@ def path_of(name: str) -> str:
 def test_the_store_data_listings_are_every_listing_but_configuration_and_audit():
     assert set(LISTINGS) - set(STORE_DATA) == {"rules", "audit"}
     assert {"fans", "members", "ledger", "purchases", "mall_orders", "qr_codes", "qr_events",
-            "conversations", "messages", "tags"} == set(STORE_DATA)
+            "conversations", "messages", "tags", "surveys", "survey_responses"} == set(STORE_DATA)
 
 
 @pytest.mark.parametrize("name", STORE_DATA)
@@ -117,3 +119,50 @@ def test_the_chat_managers_store_scope_is_the_same_rule(cli, operators):
         as_staff = cli("admin", "list", name, "--as", MANAGER_PHONE, "--per-page", "1000").output
         as_operator = cli("admin", "list", name, "--as", "samgr", "--per-page", "1000").output
         assert as_staff.splitlines()[1:] == as_operator.splitlines()[1:], name
+
+
+def test_a_survey_several_stores_use_shows_each_caller_the_counts_of_their_links(admin_get, cli, operators):
+    for who, links in (("boss", 3), ("c1admin", 2), ("samgr", 1)):
+        listed = {s["code"]: s for s in admin_get(who, "/surveys").get_json()["items"]}
+        assert set(listed) == {"shared"} | {f"mk{code}-survey" for code in REACH[who]}, who
+        assert (listed["shared"]["links"], listed["shared"]["opened"], listed["shared"]["completed"]) == (links,) * 3
+    assert "mkSB" not in cli("admin", "list", "surveys", "--as", MANAGER_PHONE).output
+
+
+def test_a_store_manager_reads_no_response_of_another_stores_survey(admin_get, operators):
+    for path in ("/surveys/mkSB-survey/responses", "/surveys/mkSB-survey/responses.csv", "/surveys/nope/responses",
+                 "/surveys/%00/responses", "/surveys/" + "x" * 300 + "/responses"):
+        refused = admin_get("samgr", path)
+        assert refused.status_code == 404 and refused.get_json()["error"] == "not_found", path
+    assert admin_get("c1admin", "/surveys/mkSB-survey/responses").get_json()["total"] == 1
+    shared = admin_get("samgr", "/surveys/shared/responses").get_json()["items"]
+    assert markers(shared) == {"SA"} and [r["phone"] for r in shared] == ["138****0001"]
+    assert shared[0]["answers"] == {"said": "mkSA 很好，电话 138****0001"} and shared[0]["guide_phone"] == "139****0001"
+    whole = admin_get("boss", "/surveys/shared/responses", guide=GUIDES["SB"]).get_json()["items"]
+    assert [(r["store"], r["phone"], r["group"]) for r in whole] == [("SB", "13811110002", "mkSB")]
+    assert admin_get("c1admin", "/surveys/shared/responses", group="mkSC").get_json()["total"] == 0
+    assert admin_get("c1admin", "/surveys/shared/responses", completed="false").get_json()["total"] == 0
+    exported = admin_get("c1admin", "/surveys/shared/responses.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert sorted(r["store"] for r in rows) == ["SA", "SB"]
+    assert json.loads(rows[0]["answers"])["said"].endswith("138****0002")
+
+
+def test_survey_results_at_the_command_line_keep_to_the_askers_reach(cli, operators):
+    def lines(*args):
+        result = cli("surveys", "results", "shared", *args)
+        assert result.exit_code == 0, result.output
+        return result.output
+    assert markers(lines()) == {"SA", "SB", "SC"}
+    for who in [*OPERATORS, MANAGER_PHONE]:
+        table = lines("--as", who)
+        assert markers(table) == REACH[who] and table.count("\nlink ") == len(REACH[who]), who
+        assert f"said\t意见\tanswered {len(REACH[who])}" in table
+    rows = list(csv.DictReader(io.StringIO(lines("--as", "c1admin", "--format", "csv"))))
+    assert sorted((r["store"], r["member_phone"]) for r in rows) == [("门店SA", "138****0001"), ("门店SB", "138****0002")]
+    hq = list(csv.DictReader(io.StringIO(lines("--as", "boss", "--format", "csv"))))
+    assert sorted(r["member_phone"] for r in hq) == list(PHONES.values())
+    refused = cli("surveys", "results", "mkSB-survey", "--as", "samgr")
+    assert refused.exit_code != 0 and "no survey mkSB-survey in operator:samgr's scope" in refused.output
+    stranger = cli("surveys", "results", "shared", "--as", "13700000000")
+    assert stranger.exit_code != 0 and "not allowed" in stranger.output

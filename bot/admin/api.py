@@ -38,7 +38,8 @@ def mount(app: Flask) -> APIFlask:
                         HTTP_ERROR_SCHEMA=schemas.Error, VALIDATION_ERROR_SCHEMA=schemas.Error,
                         AUTH_ERROR_SCHEMA=schemas.Error, INFO={
                             "description": "Fans, members, ledgers, purchases, mall orders, QR codes, "
-                                           "conversations, tags and rules, each within the caller's scope."})
+                                           "conversations, tags, surveys and their responses, and rules, "
+                                           "each within the caller's scope."})
     admin.extensions = app.extensions
     admin.error_processor(_error_body)
     admin.spec_processor(_bodies_required)

@@ -96,6 +96,6 @@ def export_csv(db, listing, scope, given: dict, target) -> int:
     writer.writerow(listing.columns)
     written = 0
     for row in stream(db, listing, scope, given):
-        writer.writerow("" if row[c] is None else row[c] for c in listing.columns)
+        writer.writerow(listing.cells(row))
         written += 1
     return written

@@ -4,20 +4,21 @@ The admin API's GET endpoints, its CSV exports and the `admin list|export` comma
 these. A listing selects plain labelled columns (no ORM objects), so an export streams rows
 with yield_per and holds one batch at a time, however many there are.
 """
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import Select, func, select, true
+from sqlalchemy import Select, distinct, func, select, true
 from sqlalchemy.orm import Session, aliased
 
 from bot.phones import normalize
 from bot.scope import Scope
 from models import (Account, AuditEntry, Conversation, CsMessage, Fan, FanTag, LedgerEntry, MallOrder,
-                    Member, PointsRule, Purchase, QrCode, QrEvent, Store)
+                    Member, PointsRule, Purchase, QrCode, QrEvent, Staff, Store, Survey, SurveyLink, SurveyResponse)
 
-INT, TEXT, BOOL, TIME, PHONE, JSON = "int", "text", "bool", "time", "phone", "json"
+INT, TEXT, BOOL, TIME, DATE, PHONE, JSON = "int", "text", "bool", "time", "date", "phone", "json"
 MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
@@ -29,12 +30,12 @@ class BadFilter(ValueError):
 class Listing:
     name: str
     model: type | None                 # the model whose scope rule applies; None: not store data
-    columns: dict[str, str]            # name: INT | TEXT | BOOL | TIME | PHONE, in output order
+    columns: dict[str, str]            # name: INT | TEXT | BOOL | TIME | DATE | PHONE | JSON, in output order
     base: Callable[[], Select]
     order: Callable[[], list]
     filters: dict[str, tuple[str, Callable[[Select, Any], Select]]] = field(default_factory=dict)
     scoped: Callable[[Scope], Any] | None = None    # instead of scope.where(model)
-    mask_text: tuple[str, ...] = ()    # free text in which a typed phone is masked
+    mask_text: tuple[str, ...] = ()    # free text (or JSON holding text) in which a typed phone is masked
 
     def query(self, scope: Scope, given: dict[str, Any]) -> Select:
         clause = self.scoped(scope) if self.scoped else scope.where(self.model)
@@ -53,9 +54,24 @@ class Listing:
             if kind == PHONE:
                 value = scope.phone(value) if value else None
             elif name in self.mask_text and value:
-                value = MOBILE_IN_TEXT.sub(lambda m: scope.phone(m.group()), value)
+                value = _mask(scope, value)
             out[name] = value
         return out
+
+    def cells(self, row: dict) -> list:
+        """A row as CSV cells: None empty, JSON as JSON text."""
+        return ["" if row[c] is None else json.dumps(row[c], ensure_ascii=False) if kind == JSON else row[c]
+                for c, kind in self.columns.items()]
+
+
+def _mask(scope: Scope, value):
+    if isinstance(value, str):
+        return MOBILE_IN_TEXT.sub(lambda m: scope.phone(m.group()), value)
+    if isinstance(value, list):
+        return [_mask(scope, v) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask(scope, v) for k, v in value.items()}
+    return value
 
 
 def _read(name: str, kind: str, value: Any) -> Any:
@@ -155,6 +171,34 @@ def _tags() -> Select:
     return select(FanTag.name, func.count(FanTag.fan_id).label("fans")).group_by(FanTag.name)
 
 
+def _surveys() -> Select:
+    """Each survey with the counts of its links and their responses (the WHERE keeps the links in
+    scope, so the counts are the caller's own and a survey with none of their links drops out)."""
+    return (select(Survey.code, Survey.title, Survey.starts_on, Survey.ends_on, Survey.points, Survey.quota,
+                   func.count(distinct(SurveyLink.id)).label("links"), func.count(SurveyResponse.id).label("opened"),
+                   func.count(SurveyResponse.started_at).label("started"),
+                   func.count(SurveyResponse.completed_at).label("completed"))
+            .outerjoin(SurveyLink, SurveyLink.survey_id == Survey.id)
+            .outerjoin(SurveyResponse, SurveyResponse.link_id == SurveyLink.id)
+            .group_by(Survey.id))
+
+
+def _survey_responses() -> Select:
+    return (select(SurveyResponse.id, Survey.code.label("survey"), SurveyResponse.link_id, Staff.name.label("guide"),
+                   Staff.phone.label("guide_phone"), Store.code.label("store"), SurveyLink.group_code.label("group"),
+                   SurveyResponse.member_id, Member.phone.label("phone"), SurveyResponse.points,
+                   SurveyResponse.opened_at, SurveyResponse.started_at, SurveyResponse.completed_at,
+                   SurveyResponse.answers)
+            .join(SurveyLink, SurveyLink.id == SurveyResponse.link_id).join(Survey, Survey.id == SurveyLink.survey_id)
+            .join(Staff, Staff.id == SurveyLink.staff_id).join(Store, Store.id == SurveyLink.store_id)
+            .outerjoin(Member, Member.id == SurveyResponse.member_id))
+
+
+def _completed(query: Select, value: bool) -> Select:
+    done = SurveyResponse.completed_at
+    return query.where(done.is_not(None) if value else done.is_(None))
+
+
 def _rules() -> Select:
     return select(PointsRule.id, PointsRule.code, PointsRule.version, PointsRule.trigger, PointsRule.in_force,
                   PointsRule.loaded_at)
@@ -230,6 +274,19 @@ LISTINGS: dict[str, Listing] = {listing.name: listing for listing in [
             {"conversation_id": (INT, _eq(CsMessage.conversation_id))}, mask_text=("content",)),
     Listing("tags", FanTag, {"name": TEXT, "fans": INT}, _tags, lambda: [FanTag.name],
             {"name": (TEXT, _eq(FanTag.name))}),
+    Listing("surveys", SurveyLink,
+            {"code": TEXT, "title": TEXT, "starts_on": DATE, "ends_on": DATE, "points": INT, "quota": INT,
+             "links": INT, "opened": INT, "started": INT, "completed": INT},
+            _surveys, lambda: [Survey.code],
+            {"code": (TEXT, _eq(Survey.code))}),
+    Listing("survey_responses", SurveyResponse,
+            {"id": INT, "survey": TEXT, "link_id": INT, "guide": TEXT, "guide_phone": PHONE, "store": TEXT,
+             "group": TEXT, "member_id": INT, "phone": PHONE, "points": INT, "opened_at": TIME, "started_at": TIME,
+             "completed_at": TIME, "answers": JSON},
+            _survey_responses, lambda: [SurveyResponse.id.desc()],
+            {"survey": (TEXT, _eq(Survey.code)), "guide": (PHONE, _eq(Staff.phone)),
+             "group": (TEXT, _eq(SurveyLink.group_code)), "completed": (BOOL, _completed)},
+            mask_text=("answers",)),
     Listing("rules", None,
             {"id": INT, "code": TEXT, "version": INT, "trigger": TEXT, "in_force": BOOL, "loaded_at": TIME},
             _rules, lambda: [PointsRule.code, PointsRule.version.desc()],

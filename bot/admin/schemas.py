@@ -1,11 +1,11 @@
 """The admin API's schemas: APIFlask turns them into the OpenAPI description and validates with them."""
 from apiflask import Schema
-from apiflask.fields import Boolean, DateTime, Dict, File, Integer, List, Nested, String
+from apiflask.fields import Boolean, Date, DateTime, Dict, File, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 from marshmallow import RAISE
 from marshmallow import fields as ma_fields
 
-from bot.admin.listings import BOOL, INT, JSON, LISTINGS, PHONE, TIME
+from bot.admin.listings import BOOL, DATE, INT, JSON, LISTINGS, PHONE, TIME
 
 MAX_ID = 2**31 - 1          # ids are INTEGER columns: a larger number is no row of ours
 # Text that PostgreSQL can store: no NUL character (it refuses them in a string literal).
@@ -48,6 +48,8 @@ def _output_field(kind: str):
         return Boolean(allow_none=True)
     if kind == TIME:
         return DateTime(allow_none=True)
+    if kind == DATE:
+        return Date(allow_none=True)
     if kind == JSON:
         return Dict(allow_none=True)
     return String(allow_none=True, metadata={"description": "masked unless the caller is HQ"}
@@ -68,6 +70,15 @@ def _title(name: str) -> str:
     return "".join(part.title() for part in name.split("_"))
 
 
+def _query(listing, name: str, fixed: tuple[str, ...] = ()) -> type:
+    """Paging and the listing's filters, but those the path fixes."""
+    return Strict.from_dict(
+        {"page": Integer(load_default=1, validate=Range(min=1, max=1_000_000)),
+         "per_page": Integer(load_default=20, validate=Range(min=1, max=100)),
+         **{f: _filter_field(kind) for f, (kind, _apply) in listing.filters.items() if f not in fixed}},
+        name=name)
+
+
 _QUERIES: dict[str, type] = {}
 _PAGES: dict[str, type] = {}
 for _name, _listing in LISTINGS.items():
@@ -76,15 +87,15 @@ for _name, _listing in LISTINGS.items():
     _PAGES[_name] = Schema.from_dict({"items": List(Nested(_item), required=True),
                                       "page": Integer(required=True), "per_page": Integer(required=True),
                                       "total": Integer(required=True)}, name=f"{_title(_name)}Page")
-    _QUERIES[_name] = Strict.from_dict(
-        {"page": Integer(load_default=1, validate=Range(min=1, max=1_000_000)),
-         "per_page": Integer(load_default=20, validate=Range(min=1, max=100)),
-         **{f: _filter_field(kind) for f, (kind, _apply) in _listing.filters.items()}},
-        name=f"{_title(_name)}Query")
+    _QUERIES[_name] = _query(_listing, f"{_title(_name)}Query")
 
 
 def query_for(name: str) -> type:
     return _QUERIES[name]
+
+
+# /surveys/{code}/responses: the survey is the path's
+ONE_SURVEYS_RESPONSES = _query(LISTINGS["survey_responses"], "OneSurveysResponsesQuery", fixed=("survey",))
 
 
 def page_for(name: str) -> type:

@@ -12,7 +12,8 @@ from bot.admin.listings import LISTINGS, BadFilter, page, stream
 
 auth = HTTPTokenAuth(scheme="Bearer", description="A token printed by `flask --app wsgi operators add`.")
 bp = APIBlueprint("admin_api", __name__)
-PATHS = {"mall_orders": "/mall/orders", "qr_codes": "/qr/codes", "qr_events": "/qr/events"}
+PATHS = {"mall_orders": "/mall/orders", "qr_codes": "/qr/codes", "qr_events": "/qr/events",
+         "survey_responses": "/surveys/responses"}
 
 
 @auth.verify_token
@@ -77,7 +78,7 @@ def csv_lines(listing, scope, query):
     yield line(listing.columns)
     with session() as db:
         for row in stream(db, listing, scope, query):
-            yield line("" if row[c] is None else row[c] for c in listing.columns)
+            yield line(listing.cells(row))
 
 
 def _listing_views(name: str) -> None:

@@ -1,6 +1,6 @@
-"""The admin API's views beyond plain listings: a member's ledger, a transcript, QR statistics,
-and the writes (points adjust, ship, cancel, QR codes), each with its audit row in the same
-transaction as the change (who, what, when, before and after)."""
+"""The admin API's views beyond plain listings: a member's ledger, a transcript, a survey's
+responses, QR statistics, and the writes (points adjust, ship, cancel, QR codes), each with its
+audit row in the same transaction as the change (who, what, when, before and after)."""
 from datetime import datetime
 
 from flask import current_app
@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import points
 from bot.admin import schemas
-from bot.admin.views import auth, bp, caller, fail, listing_page, session
+from bot.admin.views import auth, bp, caller, csv_response, fail, listing_page, session
 from bot.jobs import committed
 from bot.mall import orders as mall
 from bot.points.engine import NotEnoughPoints, adjust
@@ -17,7 +17,7 @@ from bot.qr import batch as batches
 from bot.qr import codes as qr_codes
 from bot.qr import stats
 from bot.scope import Scope
-from models import AuditEntry, Conversation, MallOrder, Member, Store
+from models import AuditEntry, Conversation, MallOrder, Member, Store, Survey
 
 NOT_FOUND = {404: "no such row in your scope"}
 REFUSED = {404: "no such row in your scope", 409: "refused: the message says why and what to do"}
@@ -64,6 +64,41 @@ def transcript(conversation_id: int, query_data):
     with session() as db:
         _visible(db, Conversation, conversation_id)
     return listing_page("messages", query_data, conversation_id=conversation_id)
+
+
+def _visible_survey(code: str) -> None:
+    """404 unless the survey exists and is in the caller's scope (a link of it is)."""
+    with session() as db:
+        found = len(code) <= 64 and "\x00" not in code and db.scalar(
+            select(Survey.id).where(Survey.code == code, caller().where(Survey)))
+    if not found:
+        fail(404, "not_found", f"no survey {code[:64]!r} in your scope")
+
+
+@bp.get("/surveys/<code>/responses")
+@bp.auth_required(auth)
+@bp.input(schemas.ONE_SURVEYS_RESPONSES, location="query", arg_name="query_data")
+@bp.output(schemas.page_for("survey_responses"))
+@bp.doc(responses=NOT_FOUND)
+def one_surveys_responses(code: str, query_data):
+    """A survey's responses
+
+    Newest first, each with its guide, store and group; filters guide (phone), group, completed."""
+    _visible_survey(code)
+    return listing_page("survey_responses", query_data, survey=code)
+
+
+@bp.get("/surveys/<code>/responses.csv")
+@bp.auth_required(auth)
+@bp.input(schemas.ONE_SURVEYS_RESPONSES, location="query", arg_name="query_data")
+@bp.output(schemas.Csv, content_type="text/csv")
+@bp.doc(responses=NOT_FOUND)
+def one_surveys_responses_csv(code: str, query_data):
+    """Export a survey's responses as CSV
+
+    Every response in scope, streamed; the answers as one JSON column."""
+    _visible_survey(code)
+    return csv_response("survey_responses", {**query_data, "survey": code})
 
 
 @bp.get("/qr/stats")

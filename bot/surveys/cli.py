@@ -1,4 +1,5 @@
-"""`flask --app wsgi surveys load|list|results`: the operators' side of surveys (HQ scope)."""
+"""`flask --app wsgi surveys load|list|results`: the operators' side of surveys (HQ scope;
+`results --as OPERATOR|PHONE` within that operator's or store manager's reach, bot/scope.py)."""
 import csv
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from bot import scope as scopes
 from bot.clock import CST
 from bot.jobs import committed
 from bot.surveys import catalog, results
@@ -60,21 +62,26 @@ def list_command() -> None:
 @click.option("--guide", "guide_phone", help="Only this guide's links (the guide's phone).")
 @click.option("--group", help="Only this tour group.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
-def results_command(code: str, guide_phone: str | None, group: str | None, fmt: str) -> None:
+@click.option("--as", "asker", help="An operator's name or a staff manager's phone: only the links in their reach.")
+def results_command(code: str, guide_phone: str | None, group: str | None, fmt: str, asker: str | None) -> None:
     """Per link and per question; --format csv: one row per completed response."""
     with current_app.extensions["db"]() as db:
-        survey = db.scalar(select(Survey).where(Survey.code == code))
+        try:
+            reach = scopes.resolve(db, asker)
+        except scopes.NotAllowed as refusal:
+            raise click.ClickException(f"not allowed: {refusal}") from None
+        survey = db.scalar(select(Survey).where(Survey.code == code, reach.where(Survey)))
         if survey is None:
-            raise click.ClickException(f"no survey {code} (surveys list shows the codes)")
+            raise click.ClickException(f"no survey {code} in {reach.who}'s scope (surveys list shows the codes)")
         staff_id = None
         if guide_phone:
             staff_id = db.scalar(select(Staff.id).where(Staff.phone == guide_phone))
             if staff_id is None:
                 raise click.ClickException("no staff member has that phone (staff list shows the roster)")
-        scope = results.Scope(staff_id=staff_id, group=group)
+        scope = results.Scope(staff_id=staff_id, group=group, reach=reach)
         rows = results.completed_responses(db, survey, scope)
         if fmt == "csv":
-            csv.writer(sys.stdout).writerows(results.csv_rows(survey, rows))
+            csv.writer(sys.stdout).writerows(results.csv_rows(survey, rows, reach.phone))
             return
         click.echo(f"{survey.code} {survey.title}")
         for s in results.link_stats(db, scope, survey):

@@ -3,13 +3,14 @@
 
 A scope is who asks: a guide sees their own links, a store manager their store's, HQ (the CLI,
 or a manager of a store of the company coded HQ) everything. Responses credit the guide and
-store of their link.
+store of their link. An operator's reach (`surveys results --as`) is bot/scope.py's rule on top.
 """
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
+from bot import scope as scopes
 from bot.clock import CST
 from bot.phones import mask_phone
 from bot.surveys.definition import SCALES, questions
@@ -21,8 +22,10 @@ class Scope:
     staff_id: int | None = None       # only this guide's links
     store_id: int | None = None       # only this store's links
     group: str | None = None          # only this tour group
+    reach: scopes.Scope = scopes.SERVER    # only the links of this operator's stores
 
     def where(self, query):
+        query = query.where(self.reach.where(SurveyLink))
         if self.staff_id is not None:
             query = query.where(SurveyLink.staff_id == self.staff_id)
         if self.store_id is not None:
@@ -132,14 +135,15 @@ def _mask_name(name: str | None) -> str:
     return name[0] + "*" * (len(name) - 1) if len(name) > 1 else "*"
 
 
-def csv_rows(survey: Survey, rows: list[tuple]) -> list[list]:
-    """The header and one row per completion, every answer in its own column ("q." + its id)."""
+def csv_rows(survey: Survey, rows: list[tuple], phone=mask_phone) -> list[list]:
+    """The header and one row per completion, every answer in its own column ("q." + its id);
+    `phone` shows the member's phone (masked unless the reader may see it whole)."""
     qs = questions(survey.pages)
     header = ["response", "completed_at", "guide", "store", "group", "member_phone", "points"] + [f"q.{q['id']}" for q in qs]
     body = []
     for response, link, guide, store, member in rows:
         cells = [response.id, response.completed_at.astimezone(CST).isoformat(timespec="seconds"), guide, store,
-                 link.group_code, mask_phone(member.phone) if member else "", response.points]
+                 link.group_code, phone(member.phone) if member else "", response.points]
         for q in qs:
             value = response.answers.get(q["id"], "")
             cells.append("|".join(value) if isinstance(value, list) else value)
