@@ -65,3 +65,46 @@ def trend(title: str, days: list[str], follows: list[int], unfollows: list[int],
     handles = ax.get_legend_handles_labels()[0] + line_ax.get_legend_handles_labels()[0]
     ax.legend(handles, ["关注", "取关", "粉丝总数"], frameon=False, loc="upper left")
     return _png(fig)
+
+
+# Each report's chart, drawn alike for the CLI's --png and the admin API's .png.
+
+def funnel_chart(first, last, lines) -> bytes:
+    """Scans, follows, members and first purchases per store or code (bot/reports/figures.py)."""
+    return grouped_bars(f"渠道漏斗 {first:%m-%d}~{last:%m-%d}", [_short(ln) for ln in lines], {
+        "扫码": [ln.scans for ln in lines], "关注": [ln.follows for ln in lines],
+        "会员": [ln.members for ln in lines], "首购": [ln.first_purchases for ln in lines]})
+
+
+def _short(line) -> str:
+    """A bar's label: the code's or store's name; none of ours in two words (the axis is narrow)."""
+    return "无渠道" if line.key is None else (line.label or line.name)
+
+
+POINTS_TITLE = "积分 发放/消耗/过期"        # the series are the title's three parts
+POINTS_SERIES = dict(zip(("issued", "spent", "expired"), POINTS_TITLE.split()[1].split("/")))
+MALL_TITLE = "积分商城兑换"
+MALL_SERIES = {"orders": "兑换单数", "points": "积分"}
+
+
+def monthly_chart(title: str, rows: dict[str, dict[str, int]], names: dict[str, str]) -> bytes:
+    """One group of bars per month, one series per figure (`names`: figure -> label)."""
+    return grouped_bars(title, list(rows), {label: [v[k] for v in rows.values()] for k, label in names.items()})
+
+
+def followers_chart(slug: str, days, title: str | None = None) -> bytes:
+    return trend(title or f"{slug} 粉丝趋势（近 {len(days)} 天）", [f"{d.day:%m-%d}" for d in days],
+                 [d.follows for d in days], [d.unfollows for d in days], [d.following for d in days])
+
+
+def cs_chart(first, last, t) -> bytes:
+    """Median and mean minutes to the first response and to resolution (none yet: 0)."""
+    return grouped_bars(f"客服时长（分钟）{first:%m-%d}~{last:%m-%d}", ["首次响应", "解决"], {
+        "中位": [t.first_response_median_min or 0, t.resolution_median_min or 0],
+        "平均": [t.first_response_mean_min or 0, t.resolution_mean_min or 0]})
+
+
+def surveys_chart(first, last, rows) -> bytes:
+    """Links sent and responses completed per guide."""
+    return grouped_bars(f"调查完成 {first:%m-%d}~{last:%m-%d}", [guide for guide, _, _ in rows], {
+        "发送": [sent for _, sent, _ in rows], "完成": [done for _, _, done in rows]})

@@ -71,22 +71,14 @@ def funnel_command(by, store_code, since, until, png):
            [[ln.name, ln.label, ln.scans, ln.follows, ln.members, ln.first_purchases] for ln in lines])
     if not lines:
         click.echo("(nothing in this period)")
-    _save(png, charts.grouped_bars(f"渠道漏斗 {first:%m-%d}~{last:%m-%d}", [_short(ln) for ln in lines], {
-        "扫码": [ln.scans for ln in lines], "关注": [ln.follows for ln in lines],
-        "会员": [ln.members for ln in lines], "首购": [ln.first_purchases for ln in lines]}))
-
-
-def _short(line) -> str:
-    """A bar's label: the code's or store's name; none of ours in two words (the axis is narrow)."""
-    return "无渠道" if line.key is None else (line.label or line.name)
+    _save(png, charts.funnel_chart(first, last, lines))
 
 
 def _monthly(title: str, rows: dict[str, dict[str, int]], names: dict[str, str], png) -> None:
     _table(["month", *names], [[month, *(values[k] for k in names)] for month, values in rows.items()])
     if not rows:
         click.echo("(nothing in this period)")
-    _save(png, charts.grouped_bars(title, list(rows), {label: [v[k] for v in rows.values()]
-                                                       for k, label in names.items()}))
+    _save(png, charts.monthly_chart(title, rows, names))
 
 
 @reports_cli.command("points")
@@ -97,8 +89,7 @@ def points_command(since, until, png):
     with current_app.extensions["db"]() as db:
         rows = figures.points_by_month(db, *bounds(first, last))
     click.echo(f"points per month, {first} to {last}")
-    title = "积分 发放/消耗/过期"           # the series are the title's three parts
-    _monthly(title, rows, dict(zip(("issued", "spent", "expired"), title.split()[1].split("/"))), png)
+    _monthly(charts.POINTS_TITLE, rows, charts.POINTS_SERIES, png)
 
 
 @reports_cli.command("mall")
@@ -109,7 +100,7 @@ def mall_command(since, until, png):
     with current_app.extensions["db"]() as db:
         rows = figures.mall_by_month(db, *bounds(first, last))
     click.echo(f"mall redemptions per month, {first} to {last}")
-    _monthly("积分商城兑换", rows, {"orders": "兑换单数", "points": "积分"}, png)
+    _monthly(charts.MALL_TITLE, rows, charts.MALL_SERIES, png)
 
 
 @reports_cli.command("cs")
@@ -136,8 +127,7 @@ def followers_command(slug, days, png):
     with current_app.extensions["db"]() as db:
         trend = figures.follower_trend(db, account_or_fail(db, slug).id, today, days)
     _table(["day", "follows", "unfollows", "following"], [[d.day, d.follows, d.unfollows, d.following] for d in trend])
-    _save(png, charts.trend(f"{slug} 粉丝趋势（近 {days} 天）", [f"{d.day:%m-%d}" for d in trend],
-                            [d.follows for d in trend], [d.unfollows for d in trend], [d.following for d in trend]))
+    _save(png, charts.followers_chart(slug, trend))
 
 
 @reports_cli.command("surveys")

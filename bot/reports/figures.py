@@ -10,6 +10,8 @@ Dates are China dates (bot/qr/stats.py): a month is a China month, windows are [
 - customer service: first-response and resolution times of conversations opened in the window.
 - followers: per China day follows, unfollows and following at the day's end.
 - surveys: completion per guide, from SURVEY_COMPLETION once surveys exist.
+Each takes the asker's scope (bot/scope.py; default: the server's, everything), so the admin API's
+reports read through the same rule as its listings; the CLI asks as the server.
 """
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,13 +25,14 @@ from sqlalchemy.orm import Session
 from bot.clock import CST
 from bot.qr import stats
 from bot.qr.stats import bounds
+from bot.scope import SERVER, Scope
 from models import Conversation, Fan, LedgerEntry, MallOrder, Purchase, QrEvent
 from models.mall import CANCELLED
 from models.points import EARN, EXPIRE, POINTS, SPEND
 from models.qr import FOLLOW, REFOLLOW, UNFOLLOW
 
-# Survey completion per guide: a callable (db, start, end) -> [(guide name, sent, completed)]
-# that the survey feature appends; with none, the report says surveys are not there yet.
+# Survey completion per guide: a callable (db, start, end, scope) -> [(guide name, sent, completed)]
+# that the survey feature appends, counting the links in scope; with none, the report says surveys are not there yet.
 SURVEY_COMPLETION: list[Callable] = []
 
 
@@ -45,7 +48,17 @@ class FunnelLine:
 
 
 def funnel(db: Session, by: str, start: datetime, end: datetime, store_id: int | None = None,
-           account_id: int | None = None) -> list[FunnelLine]:
+           account_id: int | None = None, scope: Scope = SERVER) -> list[FunnelLine]:
+    """The lines of the whole funnel, or of one store's codes; a scope of some stores gets each
+    store's lines in turn, as the chat's 报表 gets its store's (store_id: one of them)."""
+    if scope.everything:
+        return _funnel(db, by, start, end, store_id, account_id)
+    wanted = sorted(scope.store_ids) if store_id is None else [store_id] if store_id in scope.store_ids else []
+    return [line for one in wanted for line in _funnel(db, by, start, end, one, account_id)]
+
+
+def _funnel(db: Session, by: str, start: datetime, end: datetime, store_id: int | None,
+            account_id: int | None) -> list[FunnelLine]:
     report = stats.report(db, account_id, by=by, store_id=store_id, start=start, end=end)
     firsts = first_purchases(db, by, start, end, store_id)
     return [FunnelLine(line.key, line.name, line.label, line.counts.scans,
@@ -69,10 +82,10 @@ def month_of(at: datetime) -> str:
     return at.astimezone(CST).strftime("%Y-%m")
 
 
-def points_by_month(db: Session, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+def points_by_month(db: Session, start: datetime, end: datetime, scope: Scope = SERVER) -> dict[str, dict[str, int]]:
     rows = db.execute(select(LedgerEntry.created_at, LedgerEntry.kind, LedgerEntry.delta).where(
         LedgerEntry.ledger == POINTS, LedgerEntry.kind.in_((EARN, SPEND, EXPIRE)),
-        LedgerEntry.created_at >= start, LedgerEntry.created_at < end))
+        LedgerEntry.created_at >= start, LedgerEntry.created_at < end, scope.where(LedgerEntry)))
     out: dict[str, dict[str, int]] = defaultdict(lambda: {"issued": 0, "spent": 0, "expired": 0})
     names = {EARN: "issued", SPEND: "spent", EXPIRE: "expired"}
     for at, kind, delta in rows:
@@ -80,9 +93,10 @@ def points_by_month(db: Session, start: datetime, end: datetime) -> dict[str, di
     return dict(sorted(out.items()))
 
 
-def mall_by_month(db: Session, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+def mall_by_month(db: Session, start: datetime, end: datetime, scope: Scope = SERVER) -> dict[str, dict[str, int]]:
     rows = db.execute(select(MallOrder.created_at, MallOrder.points).where(
-        MallOrder.status != CANCELLED, MallOrder.created_at >= start, MallOrder.created_at < end))
+        MallOrder.status != CANCELLED, MallOrder.created_at >= start, MallOrder.created_at < end,
+        scope.where(MallOrder)))
     out: dict[str, dict[str, int]] = defaultdict(lambda: {"orders": 0, "points": 0})
     for at, points in rows:
         out[month_of(at)]["orders"] += 1
@@ -101,9 +115,10 @@ class CsTimes:
     resolution_mean_min: float | None
 
 
-def cs_times(db: Session, start: datetime, end: datetime, store_id: int | None = None) -> CsTimes:
+def cs_times(db: Session, start: datetime, end: datetime, store_id: int | None = None,
+             scope: Scope = SERVER) -> CsTimes:
     query = select(Conversation.opened_at, Conversation.answered_at, Conversation.closed_at).where(
-        Conversation.opened_at >= start, Conversation.opened_at < end)
+        Conversation.opened_at >= start, Conversation.opened_at < end, scope.where(Conversation))
     if store_id is not None:
         query = query.where(Conversation.store_id == store_id)
     rows = db.execute(query).all()
@@ -126,15 +141,21 @@ class TrendDay:
     following: int       # at the end of the day
 
 
-def follower_trend(db: Session, account_id: int, today: date, days: int = 30) -> list[TrendDay]:
+def follower_trend(db: Session, account_id: int, today: date, days: int = 30,
+                   scope: Scope = SERVER) -> list[TrendDay]:
     """Follows (first and re-follows) and unfollows per China day from the fans' history, and the
-    following count at each day's end, walked back from today's (so `today` is the clock's)."""
+    following count at each day's end, walked back from today's (so `today` is the clock's).
+    Within a scope of some stores, the fans are theirs (the first-touch store) and so are the
+    events: the walk back must count the same fans as the count it starts from."""
     span = [today - timedelta(days=days - 1 - i) for i in range(days)]
     start, _ = bounds(span[0], span[-1])
     following_now = db.scalar(select(func.count()).select_from(Fan).where(Fan.account_id == account_id,
-                                                                          Fan.following)) or 0
-    rows = db.execute(select(QrEvent.at, QrEvent.kind).where(
-        QrEvent.account_id == account_id, QrEvent.kind.in_((FOLLOW, REFOLLOW, UNFOLLOW)), QrEvent.at >= start))
+                                                                          Fan.following, scope.where(Fan))) or 0
+    query = select(QrEvent.at, QrEvent.kind).where(
+        QrEvent.account_id == account_id, QrEvent.kind.in_((FOLLOW, REFOLLOW, UNFOLLOW)), QrEvent.at >= start)
+    if not scope.everything:
+        query = query.where(QrEvent.fan_id.in_(select(Fan.id).where(scope.where(Fan))))
+    rows = db.execute(query)
     per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     for at, kind in rows:
         per_day[at.astimezone(CST).date()][kind == UNFOLLOW] += 1
@@ -146,8 +167,9 @@ def follower_trend(db: Session, account_id: int, today: date, days: int = 30) ->
     return list(reversed(out))
 
 
-def survey_completion(db: Session, start: datetime, end: datetime) -> list[tuple[str, int, int]] | None:
+def survey_completion(db: Session, start: datetime, end: datetime,
+                      scope: Scope = SERVER) -> list[tuple[str, int, int]] | None:
     """(guide, sent, completed) per guide, or None while no survey feature is installed."""
     if not SURVEY_COMPLETION:
         return None
-    return [row for source in SURVEY_COMPLETION for row in source(db, start, end)]
+    return [row for source in SURVEY_COMPLETION for row in source(db, start, end, scope)]
