@@ -1,6 +1,8 @@
 """The admin JSON API's writes and refusals: tokens (printed once, only a hash kept, revocable),
 an audit row for every write with who, what, when, before and after, errors as JSON with a code,
 and interactive docs in the sandbox only."""
+import struct
+
 import pytest
 from sqlalchemy import select
 
@@ -157,6 +159,52 @@ def test_errors_are_json_with_a_code(call, operators):
                            (call("boss", "GET", f"/members/{2**40}/ledger"), "not_found")):
         assert response.is_json and response.get_json()["error"] == code, response.get_data(as_text=True)
         assert response.get_json()["message"]
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the PNG's IHDR chunk, the first after the signature."""
+    assert data[:8] == PNG and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.parametrize("path, query", [("/reports/funnel", {"by": "code"}), ("/reports/points", {}),
+                                         ("/reports/mall", {}), ("/reports/cs", {}),
+                                         ("/reports/followers", {"account": "hq"}), ("/reports/surveys", {})])
+def test_each_reports_chart_is_a_png_that_matplotlib_drew(call, account, path, query):
+    assert account.slug == "hq"
+    chart = call("samgr", "GET", path + ".png", **query)
+    assert chart.status_code == 200 and chart.mimetype == "image/png"
+    width, height = png_size(chart.data)
+    # charts.py's figures: at least 7.5 x 4.5 inches at 144 dpi, and drawn (not an empty canvas)
+    assert width >= 1080 and height >= 648 and len(chart.data) > 10_000
+    assert call("samgr", "GET", path, **query).is_json
+
+
+def test_report_refusals_are_json_with_a_code(call, operators):
+    for response, status, code in (
+            (call("boss", "GET", "/reports/points", since="2026-13-01"), 400, "invalid_request"),
+            (call("boss", "GET", "/reports/funnel.png", until="yesterday"), 400, "invalid_request"),
+            (call("boss", "GET", "/reports/mall", since="0001-01-01"), 400, "invalid_request"),
+            (call("boss", "GET", "/reports/funnel", by="staff"), 400, "invalid_request"),
+            (call("boss", "GET", "/reports/followers"), 400, "invalid_request"),
+            (call("boss", "GET", "/reports/followers", account="nope"), 404, "unknown_account"),
+            (call("boss", "GET", "/reports/followers.png", account="nope"), 404, "unknown_account"),
+            (call("samgr", "GET", "/reports/funnel.png", store="SB"), 404, "not_found")):
+        assert response.status_code == status and response.is_json, response.get_data(as_text=True)
+        assert response.get_json()["error"] == code and response.get_json()["message"]
+
+
+def test_an_until_before_since_is_an_empty_period_and_the_trend_reaches_back_a_year_at_most(call, operators):
+    empty = call("boss", "GET", "/reports/funnel", since="2026-11-20", until="2026-11-01").get_json()
+    assert empty["lines"] == [] and empty["total"]["scans"] == 0
+    assert call("boss", "GET", "/reports/cs", since="2026-11-20", until="2026-11-01").get_json()["opened"] == 0
+    year = call("boss", "GET", "/reports/followers", account="hq", since="2024-01-01").get_json()
+    assert (year["since"], year["until"], len(year["days"])) == ("2025-11-23", "2026-11-23", 366)
+    assert call("boss", "GET", "/reports/followers", account="hq", since="2027-01-01", until="2027-02-01"
+                ).get_json()["days"] == []
 
 
 def test_the_description_is_openapi_and_the_docs_are_served_in_the_sandbox_only(app, database_url, redis, clock):

@@ -24,9 +24,10 @@ def test_every_operation_is_described_and_tested(app):
     described = {(op.method.upper(), op.path) for op in operations(app)}
     assert ("POST", "/members/{member_id}/points") in described and ("GET", "/fans.csv") in described
     assert ("GET", "/surveys/{code}/responses.csv") in described
+    assert ("GET", "/reports/funnel.png") in described and ("GET", "/reports/followers") in described
     # each listing and its export, a member's ledger, a transcript, a survey's responses and their
-    # export, QR stats and four writes
-    assert len(described) == 2 * len(LISTINGS) + 9
+    # export, QR stats, four writes, and six reports with their charts
+    assert len(described) == 2 * len(LISTINGS) + 9 + 2 * 6
 
 
 @pytest.mark.parametrize("mode", list(EXAMPLES))

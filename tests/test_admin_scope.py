@@ -1,16 +1,27 @@
 """Data scope everywhere: every listing of the admin API (JSON and CSV) and of `admin list|export`
 shows an operator exactly the stores of their reach: hq all three, the C1 company admin SA and
 SB, the SA store manager (an operator, or a staff manager by phone) SA only; survey results too,
-on the API and at `surveys results --as`."""
+on the API and at `surveys results --as`; and the API's reports, their figures counted here from
+the rows."""
 import csv
 import io
 import json
+from collections import Counter
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
+from sqlalchemy import func, select
 
 from admin_support import GUIDES, MANAGER_PHONE, PHONES, REACH, markers
 from bot.admin.api import PATHS, PREFIX
 from bot.admin.listings import LISTINGS, STORE_DATA
+from bot.clock import CST
+from bot.reports import figures
+from models import (Conversation, Fan, LedgerEntry, MallOrder, Member, Purchase, QrCode, QrEvent, Staff, SurveyLink,
+                    SurveyResponse)
+from models.mall import CANCELLED
+from models.points import EARN, EXPIRE, POINTS, SPEND
+from models.qr import CONVERTED, FOLLOW, REFOLLOW
 
 OPERATORS = ["boss", "c1admin", "samgr"]
 
@@ -166,3 +177,96 @@ def test_survey_results_at_the_command_line_keep_to_the_askers_reach(cli, operat
     assert refused.exit_code != 0 and "no survey mkSB-survey in operator:samgr's scope" in refused.output
     stranger = cli("surveys", "results", "shared", "--as", "13700000000")
     assert stranger.exit_code != 0 and "not allowed" in stranger.output
+
+
+def utc(at: datetime) -> datetime:
+    """A time the database hands back, aware (an aggregate over SQLite comes back naive UTC)."""
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+def china_window(clock):
+    """The last 30 China days as the API's since/until and as UTC [start, end)."""
+    until = clock.now().astimezone(CST).date()
+    since = until - timedelta(days=29)
+    return ({"since": since.isoformat(), "until": until.isoformat()},
+            datetime.combine(since, time(), CST), datetime.combine(until + timedelta(days=1), time(), CST))
+
+
+def test_the_funnel_counts_the_callers_stores_and_codes_only(admin_get, operators, db, clock):
+    period, start, end = china_window(clock)
+    db.rollback()
+    events = db.execute(select(QrEvent.kind, QrEvent.scanned, QrCode.store_id, QrEvent.code_id).join(
+        QrCode, QrCode.id == QrEvent.code_id).where(QrEvent.at >= start, QrEvent.at < end)).all()
+    firsts = db.execute(select(Fan.store_id, func.min(Purchase.paid_at)).join(Purchase, Purchase.member_id == Fan.member_id)
+                        .group_by(Fan.member_id, Fan.store_id)).all()
+    for who in OPERATORS:
+        ids = {operators.stores[code] for code in REACH[who]}
+        body = admin_get(who, "/reports/funnel", by="store", **period).get_json()
+        got = {ln["key"]: (ln["scans"], ln["follows"], ln["members"], ln["first_purchases"]) for ln in body["lines"]}
+        assert got == {sid: (sum(e.scanned for e in events if e.store_id == sid),
+                             sum(e.kind in (FOLLOW, REFOLLOW) for e in events if e.store_id == sid),
+                             sum(e.kind == CONVERTED for e in events if e.store_id == sid),
+                             sum(1 for store, first in firsts if store == sid and start <= utc(first) < end))
+                       for sid in ids}, who
+        assert body["total"]["follows"] == len(ids) and body["total"]["first_purchases"] == len(ids)
+        by_code = admin_get(who, "/reports/funnel", by="code", **period).get_json()["lines"]
+        assert {ln["key"] for ln in by_code} == {operators.codes[code] for code in REACH[who]}
+        assert markers([ln["label"] for ln in by_code]) == REACH[who]
+    one = admin_get("c1admin", "/reports/funnel", by="code", store="SB").get_json()["lines"]
+    assert [ln["key"] for ln in one] == [operators.codes["SB"]]
+    for store in ("SB", "SC", "nope"):
+        refused = admin_get("samgr", "/reports/funnel", store=store)
+        assert refused.status_code == 404 and refused.get_json()["error"] == "not_found"
+
+
+def test_points_mall_cs_and_followers_reports_count_the_callers_stores_only(admin_get, operators, db, clock, account):
+    period, start, end = china_window(clock)
+    db.rollback()
+
+    def month(at):
+        return utc(at).astimezone(CST).strftime("%Y-%m")
+    ledger = db.execute(select(LedgerEntry.created_at, LedgerEntry.kind, LedgerEntry.delta, Member.home_store_id)
+                        .join(Member, Member.id == LedgerEntry.member_id)
+                        .where(LedgerEntry.ledger == POINTS, LedgerEntry.kind.in_((EARN, SPEND, EXPIRE)))).all()
+    orders = db.execute(select(MallOrder.created_at, MallOrder.points, Member.home_store_id).join(
+        Member, Member.id == MallOrder.member_id).where(MallOrder.status != CANCELLED)).all()
+    conversations = db.execute(select(Conversation.store_id)).scalars().all()
+    fans = db.execute(select(Fan.id, Fan.store_id, Fan.following).where(Fan.account_id == account.id)).all()
+    follows = db.execute(select(QrEvent.fan_id).where(QrEvent.kind.in_((FOLLOW, REFOLLOW)))).scalars().all()
+    for who in OPERATORS:
+        ids = {operators.stores[code] for code in REACH[who]}
+        points = {m.pop("month"): m for m in admin_get(who, "/reports/points", **period).get_json()["months"]}
+        expected = {}
+        for at, kind, delta, store in ledger:
+            if store in ids:
+                row = expected.setdefault(month(at), {"issued": 0, "spent": 0, "expired": 0})
+                row[{EARN: "issued", SPEND: "spent", EXPIRE: "expired"}[kind]] += abs(delta)
+        assert points == expected and sum(m["spent"] for m in points.values()) == 100 * len(ids), who
+        mall = admin_get(who, "/reports/mall", **period).get_json()["months"]
+        mine = [(month(at), p) for at, p, store in orders if store in ids]
+        assert {m["month"]: (m["orders"], m["points"]) for m in mall} == {
+            k: (n, sum(p for mo, p in mine if mo == k)) for k, n in Counter(mo for mo, _ in mine).items()}
+        cs = admin_get(who, "/reports/cs", **period).get_json()
+        assert (cs["opened"], cs["answered"], cs["first_response_median_min"]) == (
+            sum(s in ids for s in conversations), 0, None)
+        trend = admin_get(who, "/reports/followers", account=account.slug, **period).get_json()["days"]
+        theirs = {f.id for f in fans if f.store_id in ids}
+        assert len(trend) == 30 and trend[-1]["following"] == sum(f.following for f in fans if f.store_id in ids)
+        assert sum(d["follows"] for d in trend) == sum(fan in theirs for fan in follows) == len(ids), who
+
+
+def test_the_surveys_report_hands_the_callers_scope_to_its_source(admin_get, operators, monkeypatch):
+    assert admin_get("samgr", "/reports/surveys").get_json() | {"since": None, "until": None} == {
+        "since": None, "until": None, "installed": False, "guides": []}
+
+    def per_guide(db, start, end, scope):
+        rows = db.execute(select(Staff.name, func.count(SurveyLink.id.distinct()), func.count(SurveyResponse.completed_at))
+                          .join(SurveyLink, SurveyLink.staff_id == Staff.id)
+                          .outerjoin(SurveyResponse, SurveyResponse.link_id == SurveyLink.id)
+                          .where(scope.where(SurveyLink)).group_by(Staff.name).order_by(Staff.name))
+        return [tuple(row) for row in rows]
+    monkeypatch.setattr(figures, "SURVEY_COMPLETION", [per_guide])
+    for who in OPERATORS:
+        body = admin_get(who, "/reports/surveys").get_json()
+        assert body["installed"] and markers(body["guides"]) == REACH[who]
+        assert {(g["sent"], g["completed"]) for g in body["guides"]} == {(2, 2)}

@@ -8,7 +8,7 @@ routes stay as they are. Both apps share one set of extensions (database, Redis,
 
 Every request carries `Authorization: Bearer TOKEN` (`operators add` prints one). Errors are
 JSON: {"error": CODE, "message": TEXT, "detail": {...}}, with a stable CODE. The views are in
-bot/admin/views.py (listings and exports) and bot/admin/writes.py.
+bot/admin/views.py (listings and exports), bot/admin/writes.py and bot/admin/reports.py.
 """
 import logging
 
@@ -17,7 +17,7 @@ from flask import Flask, g
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from bot.admin import schemas, writes  # noqa: F401  (writes' views join the blueprint)
+from bot.admin import reports, schemas, writes  # noqa: F401  (their views join the blueprint)
 from bot.admin.views import PATHS, bp
 
 __all__ = ["PATHS", "PREFIX", "mount"]
@@ -38,8 +38,8 @@ def mount(app: Flask) -> APIFlask:
                         HTTP_ERROR_SCHEMA=schemas.Error, VALIDATION_ERROR_SCHEMA=schemas.Error,
                         AUTH_ERROR_SCHEMA=schemas.Error, INFO={
                             "description": "Fans, members, ledgers, purchases, mall orders, QR codes, "
-                                           "conversations, tags, surveys and their responses, and rules, "
-                                           "each within the caller's scope."})
+                                           "conversations, tags, surveys and their responses, rules, and reports "
+                                           "(JSON figures and PNG charts), each within the caller's scope."})
     admin.extensions = app.extensions
     admin.error_processor(_error_body)
     admin.spec_processor(_bodies_required)

@@ -1,6 +1,8 @@
 """The admin API's schemas: APIFlask turns them into the OpenAPI description and validates with them."""
+from datetime import date
+
 from apiflask import Schema
-from apiflask.fields import Boolean, Date, DateTime, Dict, File, Integer, List, Nested, String
+from apiflask.fields import Boolean, Date, DateTime, Dict, File, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 from marshmallow import RAISE
 from marshmallow import fields as ma_fields
@@ -180,3 +182,114 @@ class Stats(Schema):
     by = String(required=True)
     lines = List(Nested(StatsLine), required=True)
     total = Nested(StatsLine, required=True)
+
+
+class Png(Schema):
+    file = File()
+
+
+# Report periods: China dates, both ends included, of the years 2000-2099 (no row of ours is older,
+# and the UTC bounds of year 1 or 9999 do not fit a datetime); the pattern says so in the description.
+DAY = Range(min=date(2000, 1, 1), max=date(2099, 12, 31))
+DAY_PATTERN = {"pattern": r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"}
+
+
+class Period(Strict):
+    since = Date(validate=DAY, metadata={"description": "first China date (default: 29 days before until)",
+                                         **DAY_PATTERN})
+    until = Date(validate=DAY, metadata={"description": "last China date (default: today); "
+                                                        "before since: an empty period", **DAY_PATTERN})
+
+
+class FunnelQuery(Period):
+    by = String(load_default="store", validate=OneOf(["store", "code"]))
+    store = text(32, metadata={"description": "only this store's codes (a store code in your scope)"})
+
+
+class FollowersQuery(Period):
+    account = text(32, required=True, min_length=1, metadata={"description": "the account's slug"})
+
+
+class FunnelCounts(Schema):
+    scans = Integer(required=True)
+    follows = Integer(required=True, metadata={"description": "first follows and re-follows"})
+    members = Integer(required=True)
+    first_purchases = Integer(required=True)
+
+
+class FunnelLine(FunnelCounts):
+    key = Integer(allow_none=True, metadata={"description": "store or code id; null: none of ours"})
+    name = String(required=True)
+    label = String(required=True)
+
+
+class Funnel(Schema):
+    by = String(required=True)
+    since = Date(required=True)
+    until = Date(required=True)
+    lines = List(Nested(FunnelLine), required=True)
+    total = Nested(FunnelCounts, required=True)
+
+
+class PointsMonth(Schema):
+    month = String(required=True, metadata={"description": "China month, 2026-11"})
+    issued = Integer(required=True)
+    spent = Integer(required=True)
+    expired = Integer(required=True)
+
+
+class PointsReport(Schema):
+    since = Date(required=True)
+    until = Date(required=True)
+    months = List(Nested(PointsMonth), required=True)
+
+
+class MallMonth(Schema):
+    month = String(required=True)
+    orders = Integer(required=True, metadata={"description": "redemptions not cancelled"})
+    points = Integer(required=True)
+
+
+class MallReport(Schema):
+    since = Date(required=True)
+    until = Date(required=True)
+    months = List(Nested(MallMonth), required=True)
+
+
+class CsReport(Schema):
+    since = Date(required=True)
+    until = Date(required=True)
+    opened = Integer(required=True)
+    answered = Integer(required=True)
+    closed = Integer(required=True)
+    first_response_median_min = Float(allow_none=True, required=True)
+    first_response_mean_min = Float(allow_none=True, required=True)
+    resolution_median_min = Float(allow_none=True, required=True)
+    resolution_mean_min = Float(allow_none=True, required=True)
+
+
+class FollowersDay(Schema):
+    day = Date(required=True)
+    follows = Integer(required=True)
+    unfollows = Integer(required=True)
+    following = Integer(required=True, metadata={"description": "at the end of the day"})
+
+
+class FollowersReport(Schema):
+    account = String(required=True)
+    since = Date(required=True)
+    until = Date(required=True)
+    days = List(Nested(FollowersDay), required=True)
+
+
+class SurveyGuide(Schema):
+    guide = String(required=True)
+    sent = Integer(required=True)
+    completed = Integer(required=True)
+
+
+class SurveysReport(Schema):
+    since = Date(required=True)
+    until = Date(required=True)
+    installed = Boolean(required=True, metadata={"description": "false while no survey completion source exists"})
+    guides = List(Nested(SurveyGuide), required=True)
