@@ -116,7 +116,8 @@ def surveys(db, account, org: Org, now) -> None:
         db.flush()
         org.guides[code] = guide.id
         for survey in (own, shared):
-            link = SurveyLink(survey_id=survey.id, staff_id=guide.id, store_id=org.stores[code], group_code=f"mk{code}")
+            link = SurveyLink(survey_id=survey.id, staff_id=guide.id, store_id=org.stores[code], group_code=f"mk{code}",
+                              created_at=now)
             db.add(link)
             db.flush()
             db.add(SurveyResponse(link_id=link.id, survey_id=survey.id, account_id=account.id, openid=f"o-mk{code}-fan",

@@ -178,7 +178,7 @@ def test_points_mall_and_customer_service_figures_match_the_rows(app, db, story)
     assert f"{len(rows)} opened, 2 answered, 1 closed" in cs
     assert "first response (min): median 4.0 mean 4.0" in cs        # 2 and 6 minutes
     assert "resolution (min): median 15.0 mean 15.0" in cs
-    assert "no surveys yet" in reports(app, "surveys")
+    assert "no survey links sent or completed in this period" in reports(app, "surveys")
 
 
 def test_the_follower_trend_walks_back_from_todays_followers(app, db, account, story, clock):

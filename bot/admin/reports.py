@@ -129,9 +129,9 @@ def followers(db, scope, query):
 @_report("surveys", schemas.Period, schemas.SurveysReport)
 def surveys(db, scope, query):
     """Survey completion per guide
-    Links sent and responses completed per guide, once a survey completion source is installed."""
+    Links sent and responses completed per guide, within the caller's scope."""
     first, last = _window(query)
     rows = figures.survey_completion(db, *bounds(first, last), scope=scope)
-    body = {"since": first, "until": last, "installed": rows is not None,
-            "guides": [{"guide": guide, "sent": sent, "completed": done} for guide, sent, done in rows or []]}
-    return body, lambda: charts.surveys_chart(first, last, rows or [])
+    body = {"since": first, "until": last,
+            "guides": [{"guide": guide, "sent": sent, "completed": done} for guide, sent, done in rows]}
+    return body, lambda: charts.surveys_chart(first, last, rows)

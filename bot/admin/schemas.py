@@ -291,5 +291,4 @@ class SurveyGuide(Schema):
 class SurveysReport(Schema):
     since = Date(required=True)
     until = Date(required=True)
-    installed = Boolean(required=True, metadata={"description": "false while no survey completion source exists"})
     guides = List(Nested(SurveyGuide), required=True)

@@ -134,11 +134,11 @@ def followers_command(slug, days, png):
 @click.option("--since")
 @click.option("--until")
 def surveys_command(since, until):
-    """Survey completion per guide (once surveys exist)."""
+    """Survey completion per guide: links sent and responses completed."""
     first, last = _window(since, until)
     with current_app.extensions["db"]() as db:
         rows = figures.survey_completion(db, *bounds(first, last))
-    if rows is None:
-        click.echo("no surveys yet: this report fills in once the survey feature is installed")
+    if not rows:
+        click.echo("no survey links sent or completed in this period")
         return
     _table(["guide", "sent", "completed"], [list(row) for row in rows])

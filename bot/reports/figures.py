@@ -9,7 +9,7 @@ Dates are China dates (bot/qr/stats.py): a month is a China month, windows are [
 - mall per month: redemptions not cancelled and their points.
 - customer service: first-response and resolution times of conversations opened in the window.
 - followers: per China day follows, unfollows and following at the day's end.
-- surveys: completion per guide, from SURVEY_COMPLETION once surveys exist.
+- surveys: links sent and responses completed per guide.
 Each takes the asker's scope (bot/scope.py; default: the server's, everything), so the admin API's
 reports read through the same rule as its listings; the CLI asks as the server.
 """
@@ -17,7 +17,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from statistics import median
-from typing import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,14 +25,12 @@ from bot.clock import CST
 from bot.qr import stats
 from bot.qr.stats import bounds
 from bot.scope import SERVER, Scope
-from models import Conversation, Fan, LedgerEntry, MallOrder, Purchase, QrEvent
+from models import (Conversation, Fan, LedgerEntry, MallOrder, Purchase, QrEvent, Staff, SurveyLink,
+                    SurveyResponse)
 from models.mall import CANCELLED
 from models.points import EARN, EXPIRE, POINTS, SPEND
 from models.qr import FOLLOW, REFOLLOW, UNFOLLOW
 
-# Survey completion per guide: a callable (db, start, end, scope) -> [(guide name, sent, completed)]
-# that the survey feature appends, counting the links in scope; with none, the report says surveys are not there yet.
-SURVEY_COMPLETION: list[Callable] = []
 
 
 @dataclass(frozen=True)
@@ -168,8 +165,18 @@ def follower_trend(db: Session, account_id: int, today: date, days: int = 30,
 
 
 def survey_completion(db: Session, start: datetime, end: datetime,
-                      scope: Scope = SERVER) -> list[tuple[str, int, int]] | None:
-    """(guide, sent, completed) per guide, or None while no survey feature is installed."""
-    if not SURVEY_COMPLETION:
-        return None
-    return [row for source in SURVEY_COMPLETION for row in source(db, start, end, scope)]
+                      scope: Scope = SERVER) -> list[tuple[str, int, int]]:
+    """(guide, links sent, responses completed) per guide, the links in scope: a link counts when it
+    was made in the period, a response when it was completed in it (last month's link may be
+    answered this month), so a guide's completions can exceed the links they sent in the period."""
+    sent = dict(db.execute(select(SurveyLink.staff_id, func.count()).where(
+        scope.where(SurveyLink), SurveyLink.created_at >= start, SurveyLink.created_at < end)
+        .group_by(SurveyLink.staff_id)).all())
+    done = dict(db.execute(select(SurveyLink.staff_id, func.count()).select_from(SurveyResponse)
+                           .join(SurveyLink, SurveyLink.id == SurveyResponse.link_id).where(
+        scope.where(SurveyLink), SurveyResponse.completed_at >= start, SurveyResponse.completed_at < end)
+        .group_by(SurveyLink.staff_id)).all())
+    guides = set(sent) | set(done)
+    names = dict(db.execute(select(Staff.id, Staff.name).where(Staff.id.in_(guides))).all()) if guides else {}
+    return sorted(((names.get(i) or f"#{i}", sent.get(i, 0), done.get(i, 0)) for i in guides),
+                  key=lambda row: (-row[2], row[0]))
