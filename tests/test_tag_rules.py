@@ -160,3 +160,27 @@ def test_preview_of_a_file_before_loading_it_and_of_an_unknown_rule(app, db, mon
                                                                          "--file", path).output
     missing = cli(app, "preview", "nope")
     assert missing.exit_code != 0 and "`tags rules list` shows the loaded ones" in missing.output
+
+
+def test_many_candidates_are_matched_in_one_pass_with_the_same_tags(app, db, month, clock, tmp_path, monkeypatch):
+    """Above CHUNK candidates a condition is one query intersected in Python rather than one query
+    per chunk of fan ids (which read every event again per chunk): the same tags either way.
+    CHUNK 1 sends an `all` rule's second condition down that path; it must tag exactly the fans
+    who clicked a menu and sent a location."""
+    from bot.tag_rules import evaluate
+    monkeypatch.setattr(evaluate, "CHUNK", 1)
+    both = EXAMPLE + """  - name: browsing-buyers
+    tag: 看了又来
+    every: 1d
+    when:
+      all:
+        - {did: click, within: 30d, at_least: 1}
+        - {did: location, within: 30d, at_least: 1}
+"""
+    assert cli(app, "load", write(tmp_path, both)).exit_code == 0
+    assert cli(app, "run").exit_code == 0
+    want = expected(direct_counts(db, clock.now()))
+    for tag in SEED_TAGS:
+        assert rule_tagged(db, tag) == want[tag], tag
+    assert len(want["匿名了解"]) > 1
+    assert rule_tagged(db, "看了又来") == want["匿名了解"] & want["潜在购买"]

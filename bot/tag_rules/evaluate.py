@@ -51,8 +51,11 @@ def _chunks(ids, size=CHUNK):
 
 
 def _fan_ids(db: Session, query, column, candidates: set[int] | None) -> set[int]:
-    if candidates is None:
-        return set(db.scalars(query))
+    # Many candidates: one pass over the events and an intersection here, not one pass per chunk
+    # (each chunk's IN list is applied after the join, so the database reads every event again).
+    if candidates is None or len(candidates) > CHUNK:
+        found = set(db.scalars(query))
+        return found if candidates is None else found & candidates
     found: set[int] = set()
     for chunk in _chunks(candidates):
         found |= set(db.scalars(query.where(column.in_(chunk))))
