@@ -163,12 +163,12 @@ def test_preview_of_a_file_before_loading_it_and_of_an_unknown_rule(app, db, mon
 
 
 def test_many_candidates_are_matched_in_one_pass_with_the_same_tags(app, db, month, clock, tmp_path, monkeypatch):
-    """Above CHUNK candidates a condition is one query intersected in Python rather than one query
-    per chunk of fan ids (which read every event again per chunk): the same tags either way.
-    CHUNK 1 sends an `all` rule's second condition down that path; it must tag exactly the fans
-    who clicked a menu and sent a location."""
+    """Above IN_SQL candidates a condition is one query intersected in Python rather than a query
+    with the candidates' ids in an IN list (tested against every event row): the same tags either
+    way. IN_SQL 1 sends an `all` rule's second condition down that path; it must tag exactly the
+    fans who clicked a menu and sent a location."""
     from bot.tag_rules import evaluate
-    monkeypatch.setattr(evaluate, "CHUNK", 1)
+    monkeypatch.setattr(evaluate, "IN_SQL", 1)
     both = EXAMPLE + """  - name: browsing-buyers
     tag: 看了又来
     every: 1d
