@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from bench.mall import cookie_for, fresh_schema, run, serve
 from bot import create_app
 from bot.jobs import committed
+from bot.sandbox.state import SandboxWeChat
 from bot.surveys import catalog, links
 from bot.surveys.definition import parse
 from models import Account, Company, Staff, Store, Survey, SurveyResponse
@@ -98,6 +99,9 @@ def main(argv=None) -> int:
     app = create_app({"DATABASE_URL": args.url, "REDIS": redis, "SANDBOX": True, "TESTING": True,
                       "JOBS_INLINE": False, "SECRET_KEY": secrets.token_hex(16)})
     logging.getLogger("werkzeug").setLevel(logging.WARNING)     # a line per request would be the bench
+    # The sandbox plays WeChat: the page's jsapi_ticket comes from it (once, then from Redis).
+    SandboxWeChat(redis, app.extensions["clock"]).register_account(
+        "wxbenchsurvey00001", "bench-secret", "service", True, "gh_benchsurvey")
     path = seed(app)
     ours, ours_server = serve(app)
     bare, bare_server = serve(bare_app())
