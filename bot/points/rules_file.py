@@ -73,15 +73,21 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
 
 
-def parse(text: str) -> dict:
-    """The whole file as normalized plain data (JSON-safe), or RulesError with every problem."""
+def load_document(text: str):
+    """The YAML document with each mapping's and list's line kept (duplicate keys refused), or
+    RulesError naming the line of a syntax error."""
     try:
-        doc = yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise RulesError([((mark.line + 1) if mark else 1, exc.problem or str(exc))]) from None
     except yaml.YAMLError as exc:
         raise RulesError([(1, str(exc))]) from None
+
+
+def parse(text: str) -> dict:
+    """The whole file as normalized plain data (JSON-safe), or RulesError with every problem."""
+    doc = load_document(text)
     check = _Checker()
     result = check.document(doc)
     if check.errors:

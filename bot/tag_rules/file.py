@@ -18,9 +18,7 @@ import json
 import re
 from pathlib import Path
 
-import yaml
-
-from bot.points.rules_file import RulesError, _Loader   # the line-remembering loader points uses
+from bot.points.rules_file import RulesError, load_document   # the line-remembering loader points uses
 from bot.tag_rules.sources import BEHAVIOURS, UNAVAILABLE
 from models.tag import ROLE_TAGS
 
@@ -36,13 +34,7 @@ __all__ = ["RulesError", "parse", "digest"]
 
 def parse(text: str) -> list[dict]:
     """The file's rules as plain data, or RulesError listing every problem with its line."""
-    try:
-        doc = yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise RulesError([((mark.line + 1) if mark else 1, exc.problem or str(exc))]) from None
-    except yaml.YAMLError as exc:
-        raise RulesError([(1, str(exc))]) from None
+    doc = load_document(text)
     check = _Checker()
     rules = check.document(doc)
     if check.errors:
