@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 # `high`: follow-ups that must go out within WeChat's one-minute window after a click, follow
 # or scan (WECHAT-PLATFORM.md §4.7); `default`: the rest; `low`: bulk work.
 QUEUES = ("high", "default", "low")
+# `high` jobs are short, and run in the worker's own process (workers/runtime.py): a worker
+# killed in the middle of one is noticed, and the job retried, this long (+ 60 s) after it started.
+JOB_TIMEOUT_S = {"high": 60}
 # A coalesced job (one that reads its work from the database) is queued once until it starts:
 # asks in between find its flag. The flag outlives a job lost with Redis by at most this long.
 COALESCE_TTL_S = 300
@@ -61,7 +64,8 @@ class JobQueue:
             self._runner.submit(spec, attempt=0)
             return
         retry = Retry(max=len(spec.retry), interval=list(spec.retry)) if spec.retry else None
-        self._queues[spec.queue].enqueue(spec.func, *spec.args, job_id=spec.job_id, retry=retry)
+        self._queues[spec.queue].enqueue(spec.func, *spec.args, job_id=spec.job_id, retry=retry,
+                                         job_timeout=JOB_TIMEOUT_S.get(spec.queue))
 
     def drain(self, timeout: float = 10.0) -> bool:
         """JOBS_INLINE=1: wait until every submitted job (and its retries) ran; True if idle."""
