@@ -39,15 +39,17 @@ FINISH_RETRY = (1, 5, 15)
 _HEADER = {"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "EventKey", "Encrypt"}
 
 
-def handle_push(app: Flask, account: Account, msg, received: float | None = None, xml: str | None = None) -> str:
+def handle_push(app: Flask, account: Account, msg, received: float | None = None, xml: str | None = None,
+                account_json: str = "") -> str:
     """The plaintext reply XML for `msg`, or "" for none; side effects happen once per push.
     `received`: time.monotonic() when the request arrived (now if not given; earlier when it
     waited in a queue before us). `xml`: the push as received, for a worker to finish it when
-    it cannot be answered in time (bot/overload.py)."""
+    it cannot be answered in time (bot/overload.py). `account_json`: the process's copy the
+    account came from, checked against Redis's before anything is claimed (StaleAccount)."""
     received = time.monotonic() if received is None else received
     ext = app.extensions
     redis, openid = ext["redis"], msg.source
-    gate = PushGate(redis, account, openid, fingerprint(msg))
+    gate = PushGate(redis, account, openid, fingerprint(msg), account_json)
     # WeChat opened the person's customer-service window whatever we make of the push.
     if not gate.enter(kind(msg), ext["clock"].timestamp()):
         replay = gate.first_seen

@@ -1,6 +1,7 @@
 """The push's Redis work in two round trips: one script before the handler, one after.
 
-Opening (`enter`): claim the push (dedup, SET NX), reopen the person's customer-service window,
+Opening (`enter`): check that the process's copy of the account is Redis's (bot/directory.py;
+else nothing is claimed and StaleAccount is raised), claim the push (dedup, SET NX), reopen the person's customer-service window,
 try the fan lock, and read the conversation, the fan's facts, the staff epoch and the account's
 keyword list. Closing (`leave`): save the conversation, release the lock (if still ours), store
 what the reader checked in the database (compare-and-set on the generation it saw, bot/facts.py)
@@ -20,6 +21,9 @@ from bot.outbound import EVENT_KINDS, MESSAGE_KINDS, WINDOWS
 from bot.sessions import DEFERRED, PENDING, ConvState, ConversationStore
 
 OPEN = """
+if ARGV[8] ~= '' and redis.call('GET', KEYS[8]) ~= ARGV[8] then
+  return {-1}
+end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
   return {0, redis.call('GET', KEYS[1]) or ''}
 end
@@ -84,11 +88,17 @@ def _pairs(flat) -> dict[str, str]:
     return dict(zip(items[::2], items[1::2]))
 
 
-class PushGate:
-    """One push's passage through Redis (see the module docstring)."""
+class StaleAccount(Exception):
+    """The account the push was checked with is not Redis's copy: read it again, check again."""
 
-    def __init__(self, redis: Redis, account, openid: str, fingerprint: str):
+
+class PushGate:
+    """One push's passage through Redis (see the module docstring). `account_json`: the JSON
+    the account was read from, when it is a process's copy to check ("": checked already)."""
+
+    def __init__(self, redis: Redis, account, openid: str, fingerprint: str, account_json: str = ""):
         self.redis, self.account_id, self.openid = redis, account.id, openid
+        self.account_key, self.account_json = keys.account(account.slug), account_json
         self.seen_key = keys.seen(account.slug, fingerprint)
         self.lock_key = keys.fan_lock(account.slug, openid)
         self.window_key = keys.cs_window(account.slug, openid)
@@ -108,9 +118,12 @@ class PushGate:
         """True for the first delivery of this push (then `locked` says if the lock is ours)."""
         window = "msg" if push_kind in MESSAGE_KINDS else "evt" if push_kind in EVENT_KINDS else ""
         until = repr(now + WINDOWS[window][1]) if window else ""
-        result = _run(self.redis, OPEN, 7, self.seen_key, self.window_key, self.lock_key, self.conv_key,
-            self.facts_key, keys.staff_epoch(), self.keywords_key,
-            PENDING, keys.SEEN_TTL, window, until, keys.CS_WINDOW_TTL, self.token, keys.FAN_LOCK_TTL * 1000)
+        result = _run(self.redis, OPEN, 8, self.seen_key, self.window_key, self.lock_key, self.conv_key,
+            self.facts_key, keys.staff_epoch(), self.keywords_key, self.account_key,
+            PENDING, keys.SEEN_TTL, window, until, keys.CS_WINDOW_TTL, self.token, keys.FAN_LOCK_TTL * 1000,
+            self.account_json)
+        if result[0] == -1:
+            raise StaleAccount(self.account_key)
         if not result[0]:
             value = result[1]
             # None: the first delivery still runs (wait for its reply); "" for none, or deferred.

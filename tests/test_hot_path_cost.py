@@ -13,7 +13,7 @@ from models.keyword import EXACT
 
 MSG_IDS = itertools.count(7_700_000_000_000_000_001)
 # Round trips one common push may cost (Redis, SQL).
-BUDGET = {"redis": 3, "sql": 1}   # was 8 and 7 (account, then one script before and one after)
+BUDGET = {"redis": 2, "sql": 1}   # was 8 and 7: one script before the handler and one after
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def cost_of(app, monkeypatch, push):
     (lambda fan: fan.click("NOT_A_FEATURE_YET"), UNKNOWN_MENU),
 ], ids=["keyword", "fallback", "click"])
 def test_the_common_push_stays_within_its_round_trips(app, known_fan, monkeypatch, clock, push, expected):
-    push(known_fan)                                    # warm: account cached, scripts loaded
+    push(known_fan)                                    # warm: the process's account copy, scripts loaded
     clock.advance(seconds=1)                           # a new push, not WeChat's retry of that one
     reply, cost = cost_of(app, monkeypatch, lambda: push(known_fan))
     assert reply == expected
