@@ -2,7 +2,8 @@
 AppWorker, the scheduler for retries, every queue) on the test's database and Redis, and a way
 to find its work horse and wait for what the retried job leaves behind.
 
-The fixtures are imported by the test modules that use them (pytest finds them there)."""
+The fixtures are imported by the test modules that use them (pytest finds them there).
+tests/test_faults_killed_worker.py keeps its own copy of them for now."""
 import os
 import subprocess
 import sys
@@ -46,12 +47,13 @@ def app(database_url, redis_process, clock):
 
 @pytest.fixture
 def worker(database_url, redis_process):
-    """`rq worker` as production runs it (a work horse forked per job, the scheduler for
-    retries), on the test's database and Redis; a claim is stale after one second."""
+    """`rq worker` as production runs it (the app built once, the scheduler for retries), with a
+    work horse forked for every job (tests/forking_worker.py), on the test's database and
+    Redis; a claim is stale after one second."""
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_process.url, "SANDBOX": "1",
            "JOBS_INLINE": "0", "DELIVERY_CLAIM_LEASE_S": "1", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "rq.cli", "worker", "-w", "workers.runtime.AppWorker", "--with-scheduler",
+        [sys.executable, "-m", "rq.cli", "worker", "-w", "tests.forking_worker.ForkingAppWorker", "--with-scheduler",
          "--url", redis_process.url, "high", "default", "low"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Its first child is the scheduler; a child forked after it is a work horse.

@@ -1,23 +1,93 @@
 """A real rq worker whose work horse is killed (SIGKILL) in the middle of a job, and the job
 retried by rq: nothing is sent twice, and what happened stays on record. WeChat (the sandbox)
 takes the call, then holds its answer back, as a call in flight when the process dies."""
+import os
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 
-from killed_worker_support import app, clock, eventually, horses, statuses, worker  # noqa: F401 (fixtures)
-from outbound_support import CUSTOM_SEND, custom_texts
+import psutil
+import pytest
+from outbound_support import CUSTOM_SEND, custom_texts, relay_router
+from redis import Redis
 from sqlalchemy import func, select, text
 
+from bot import create_app
+from bot.clock import FrozenClock
 from bot import points
+from bot.dispatch import Dispatcher
 from bot.jobs import JobSpec
 from bot.clock import CST
 from bot.points.policy import load
 from bot.points.rules_file import parse
+from bot.routes import ROUTERS
 from bot.sandbox.phone import Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
-from models import Account, LedgerEntry, Member
-from tests.conftest import SAMPLE, poster
+from models import Account, LedgerEntry, Member, OutboundMessage
+from tests.conftest import SAMPLE, empty_tables, poster
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def clock():
+    """The worker reads the real clock: the pushes happen at real time too (windows line up)."""
+    return FrozenClock(datetime.now(timezone.utc))
+
+
+@pytest.fixture
+def app(database_url, redis_process, clock):
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "REDIS": Redis.from_url(redis_process.url),
+                      "CLOCK": clock, "SANDBOX": True, "JOBS_INLINE": False, "STRICT_STATES": True,
+                      # The pushes here are answered in the request however loaded the machine is:
+                      # a push handed to a worker would be one more job beside the one killed.
+                      "DEFER_AFTER_S": 30.0})
+    app.extensions["dispatcher"] = Dispatcher([relay_router(), *ROUTERS], strict=True)
+    yield app
+    empty_tables(app.extensions["engine"])
+
+
+@pytest.fixture
+def worker(database_url, redis_process):
+    """`rq worker` as production runs it (a work horse forked per job, the scheduler for
+    retries), on the test's database and Redis; a claim is stale after one second."""
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_process.url, "SANDBOX": "1",
+           "JOBS_INLINE": "0", "DELIVERY_CLAIM_LEASE_S": "1", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rq.cli", "worker", "-w", "workers.runtime.AppWorker", "--with-scheduler",
+         "--url", redis_process.url, "high", "default", "low"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Its first child is the scheduler; a child forked after it is a work horse.
+    process.scheduler = eventually(lambda: psutil.Process(process.pid).children(), timeout=30)
+    yield process
+    family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    for member in family:
+        if member.is_running():
+            member.kill()
+
+
+def eventually(check, timeout: float = 40.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {check.__doc__}")
+
+
+def statuses(app, openid: str) -> list[str]:
+    with app.extensions["db"]() as s:
+        query = select(OutboundMessage.status).where(OutboundMessage.openid == openid)
+        return list(s.scalars(query.order_by(OutboundMessage.id)))
 
 
 def test_a_horse_killed_in_the_middle_of_a_delivery_never_sends_it_twice(app, clock, worker):
@@ -41,11 +111,14 @@ def test_a_horse_killed_in_the_middle_of_a_delivery_never_sends_it_twice(app, cl
         return custom_texts(world, bob) == ["晚上七点开会"]
     eventually(shown)
 
+    def horses():
+        return [p for p in psutil.Process(worker.pid).children() if p not in worker.scheduler]
+
     def one_horse():
         """only the delivery is still running (a push a loaded server handed to a worker ends)"""
-        return len(horses(worker)) == 1
+        return len(horses()) == 1
     eventually(one_horse)
-    horses(worker)[0].kill()
+    horses()[0].kill()
 
     def settled():
         """the retried job found the dead claim"""
@@ -97,7 +170,7 @@ def test_a_horse_killed_in_the_middle_of_the_birthdays_pays_each_member_once(app
         ids = [m.id for m in born]
     with holding_up(app, ids[1]):
         app.extensions["jobs"].submit(JobSpec("workers.points.award_birthdays", (), "low", retry=(1,)))
-        horse = eventually(lambda: horses(worker))
+        horse = eventually(lambda: [p for p in psutil.Process(worker.pid).children() if p not in worker.scheduler])
         time.sleep(1.0)                       # the horse is inside the job, waiting on the lock
         horse[0].kill()
 
