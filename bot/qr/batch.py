@@ -206,12 +206,22 @@ def prepare(db: Session, request: Request, batch: str, now) -> tuple[list[QrCode
 
 
 def issue(sessions, client, code_id: int, clock: Clock) -> None:
-    """The code's ticket, in its own transaction. A -1 "system busy" (or no answer) is tried
-    again after RETRY_DELAYS (§4.15); any other WeChat error, or the last one, is raised."""
+    """The code's ticket: the row read in one transaction, WeChat asked with none open (on
+    SQLite a transaction holds the database-wide write lock, and a call may take the whole HTTP
+    timeout), the ticket stored in a second one unless another run stored one first. A -1
+    "system busy" (or no answer) is tried again after RETRY_DELAYS (§4.15); any other WeChat
+    error, or the last one, is raised."""
     for delay in (*RETRY_DELAYS, None):
         try:
-            with sessions() as db, db.begin():
-                codes.obtain_ticket(client, db.get(QrCode, code_id), clock.now())
+            with sessions() as db:
+                with db.begin():
+                    code = db.get(QrCode, code_id)
+                    db.expunge(code)        # a copy of the row, still readable after the commit
+                codes.obtain_ticket(client, code, clock.now())
+                with db.begin():
+                    stored = db.get(QrCode, code_id)
+                    if not stored.ticket:
+                        stored.ticket, stored.url = code.ticket, code.url
             return
         except WeChatError as exc:
             if not exc.retryable or delay is None:
