@@ -54,7 +54,8 @@ def tickets(app, ids: list[int]) -> dict[int, str | None]:
 @pytest.mark.parametrize("temporary_days", [None, 7], ids=["permanent", "temporary"])
 def test_a_horse_killed_inside_a_qr_batch_leaves_every_code_one_ticket(app, clock, worker, temporary_days):
     """Five codes; WeChat makes the third, then the horse dies before its answer arrives: codes
-    1 and 2 have their tickets stored, code 3 none. rq retries the job, which asks WeChat only for
+    1 and 2 have their tickets stored, code 3 none. rq retries the job 5 s later (the retries
+POST /qr/codes asks for), and the job asks WeChat only for
     codes 3 to 5 (a code with a ticket is skipped), so qrcode/create is called six times: once
     for each code, twice for code 3. What the operator then prints and a fan scans: one ticket
     per code, each WeChat's code for that code's own scene.

@@ -1,7 +1,8 @@
 """A batch of codes, made resumably: every row first (one transaction), then one ticket per
 transaction. An interruption leaves rows without a ticket; running the same request again asks
 WeChat only for those, and for permanent codes WeChat answers a scene it has seen with the
-same code (WECHAT-PLATFORM.md §4.2), so nothing is ever made twice.
+same code (WECHAT-PLATFORM.md §4.2), so nothing is made twice. A temporary code whose answer
+was lost is made again (qrcode/create has no idempotency key); the lost one, in no row, expires.
 
 `resolve` checks everything that needs no API call; `check_tag_room` is the one read from
 WeChat before any code is made; `prepare` makes (or finds) the rows; `issue` gets one ticket.
