@@ -1,7 +1,7 @@
 """The embedded mode's own worker and cron scheduler: child processes that `serve` (`make run`)
 and `sandbox chat` start and stop.
 
-They are the production programs (rq's forking AppWorker on the high, default and low queues,
+They are the production programs (rq's AppWorker on the high, default and low queues,
 with its scheduler for retries; rq's CronScheduler with workers.schedule), run against the
 checkout's shared Redis (bot/local_redis.py), so jobs queued by any process, a CLI command
 included, run here exactly as they would in production. Each child gets SIGTERM when its

@@ -19,6 +19,22 @@ log = logging.getLogger(__name__)
 # `high`: follow-ups that must go out within WeChat's one-minute window after a click, follow
 # or scan (WECHAT-PLATFORM.md §4.7); `default`: the rest; `low`: bulk work.
 QUEUES = ("high", "default", "low")
+# `high` jobs are short, and run in the worker's own process (workers/runtime.py): a worker
+# killed in the middle of one is noticed, and the job retried, this long (+ 60 s) after it started.
+JOB_TIMEOUT_S = {"high": 60}
+# A coalesced job (one that reads its work from the database) is queued once until it starts:
+# asks in between find its flag. The flag outlives a job lost with Redis by at most this long.
+COALESCE_TTL_S = 300
+
+
+def coalesce_key(job_id: str) -> str:
+    return f"jobs:queued:{job_id}"
+
+
+def coalesced_job_started(redis: Redis, job_id: str) -> None:
+    """Called first by a coalesced job: an ask from now on queues another run, which sees rows
+    committed after this run's query."""
+    redis.delete(coalesce_key(job_id))
 
 
 @dataclass
@@ -28,6 +44,7 @@ class JobSpec:
     queue: str = "default"
     job_id: str | None = None
     retry: tuple[int, ...] = ()
+    coalesce: bool = False          # queue it only if no run with this job_id waits already
 
 
 class JobQueue:
@@ -41,11 +58,14 @@ class JobQueue:
         self._runner = InlineRunner(app) if inline else None
 
     def submit(self, spec: JobSpec) -> None:
+        if spec.coalesce and not self.redis.set(coalesce_key(spec.job_id), 1, nx=True, ex=COALESCE_TTL_S):
+            return
         if self._runner is not None:
             self._runner.submit(spec, attempt=0)
             return
         retry = Retry(max=len(spec.retry), interval=list(spec.retry)) if spec.retry else None
-        self._queues[spec.queue].enqueue(spec.func, *spec.args, job_id=spec.job_id, retry=retry)
+        self._queues[spec.queue].enqueue(spec.func, *spec.args, job_id=spec.job_id, retry=retry,
+                                         job_timeout=JOB_TIMEOUT_S.get(spec.queue))
 
     def drain(self, timeout: float = 10.0) -> bool:
         """JOBS_INLINE=1: wait until every submitted job (and its retries) ran; True if idle."""
@@ -125,8 +145,10 @@ class JobBuffer:
     pending: list[JobSpec] = field(default_factory=list)
 
     def __call__(self, func: str, *args: Any, queue: str = "default", job_id: str | None = None,
-                 retry: tuple[int, ...] = ()) -> None:
-        spec = JobSpec(func, args, queue, job_id, retry)
+                 retry: tuple[int, ...] = (), coalesce: bool = False) -> None:
+        if coalesce and not job_id:
+            raise ValueError(f"{func}: a coalesced job is named by its job_id")
+        spec = JobSpec(func, args, queue, job_id, retry, coalesce)
         # Jobs are idempotent: one transaction asking for the same job twice (a delivery per
         # message told) needs it once.
         if spec not in self.pending:

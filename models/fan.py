@@ -17,11 +17,16 @@ class Fan(Base):
         # by another fan of it. The index, not a check before writing, decides a race.
         Index("uq_fan_account_member", "account_id", "member_id", unique=True,
               postgresql_where=text("member_id IS NOT NULL"), sqlite_where=text("member_id IS NOT NULL")),
+        # The fans whose unionid nobody asked WeChat for yet: what one batch job per account reads.
+        Index("ix_fan_unionid_unchecked", "account_id",
+              postgresql_where=text("unionid_checked_at IS NULL"), sqlite_where=text("unionid_checked_at IS NULL")),
     )
     id: Mapped[intpk]
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     openid: Mapped[str] = mapped_column(String(64))
     unionid: Mapped[str | None] = mapped_column(String(64), index=True)
+    # When user/info was asked for this fan's unionid (workers.linking.learn_unionids); NULL: not yet.
+    unionid_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     following: Mapped[bool] = mapped_column(default=False)
     followed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unfollowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -26,8 +26,10 @@ from bot.points.rules_file import parse
 from bot.routes import ROUTERS
 from bot.sandbox.phone import Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
+from workers.messaging import sweep_pending
 from models import Account, LedgerEntry, Member, OutboundMessage
 from tests.conftest import SAMPLE, empty_tables, poster
+from tests.job_probes import PIDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,26 +46,33 @@ def app(database_url, redis_process, clock):
                       "CLOCK": clock, "SANDBOX": True, "JOBS_INLINE": False, "STRICT_STATES": True,
                       # The pushes here are answered in the request however loaded the machine is:
                       # a push handed to a worker would be one more job beside the one killed.
-                      "DEFER_AFTER_S": 30.0})
+                      "DEFER_AFTER_S": 30.0, "DELIVERY_CLAIM_LEASE_S": 1})
     app.extensions["dispatcher"] = Dispatcher([relay_router(), *ROUTERS], strict=True)
     yield app
     empty_tables(app.extensions["engine"])
 
 
-@pytest.fixture
-def worker(database_url, redis_process):
-    """`rq worker` as production runs it (a work horse forked per job, the scheduler for
-    retries), on the test's database and Redis; a claim is stale after one second."""
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_process.url, "SANDBOX": "1",
+def start_worker(database_url: str, redis_url: str, scheduler: bool = True) -> subprocess.Popen:
+    """`rq worker` as production runs it (`high` jobs in its own process, a work horse forked
+    for every other job, the scheduler for retries), on the test's database and Redis; a claim
+    is stale after one second."""
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "SANDBOX": "1",
            "JOBS_INLINE": "0", "DELIVERY_CLAIM_LEASE_S": "1", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "rq.cli", "worker", "-w", "workers.runtime.AppWorker", "--with-scheduler",
-         "--url", redis_process.url, "high", "default", "low"],
+         "--url", redis_url, "high", "default", "low"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Its first child is the scheduler; a child forked after it is a work horse.
-    process.scheduler = eventually(lambda: psutil.Process(process.pid).children(), timeout=30)
-    yield process
-    family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    # Its first child is the scheduler; a child forked after it is a work horse. A worker started
+    # after one was killed gets no scheduler until the dead one's lock expires.
+    process.scheduler = eventually(lambda: psutil.Process(process.pid).children(), timeout=30) if scheduler else []
+    return process
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    try:
+        family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = list(process.scheduler)
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -72,6 +81,25 @@ def worker(database_url, redis_process):
     for member in family:
         if member.is_running():
             member.kill()
+
+
+@pytest.fixture
+def workers(database_url, redis_process):
+    """Start workers with workers.start(); every one is stopped at the end."""
+    started = []
+
+    class Workers:
+        def start(self, scheduler: bool = True) -> subprocess.Popen:
+            started.append(start_worker(database_url, redis_process.url, scheduler))
+            return started[-1]
+    yield Workers()
+    for process in started:
+        stop_worker(process)
+
+
+@pytest.fixture
+def worker(workers):
+    return workers.start()
 
 
 def eventually(check, timeout: float = 40.0):
@@ -90,10 +118,12 @@ def statuses(app, openid: str) -> list[str]:
         return list(s.scalars(query.order_by(OutboundMessage.id)))
 
 
-def test_a_horse_killed_in_the_middle_of_a_delivery_never_sends_it_twice(app, clock, worker):
-    """The customer-service message reached bob, then the horse died before it could say so: rq
-    retries the job, which finds the claim of a dead run and marks it unconfirmed instead of
-    sending it again; the next message to bob goes out as usual."""
+def test_a_worker_killed_in_the_middle_of_a_delivery_never_sends_it_twice(app, clock, workers):
+    """The customer-service message reached bob, then the worker died before it could say so (a
+    delivery is a `high` job: it runs in the worker's own process). The five-minute sweep finds
+    the claim of a dead run and asks for the delivery again; the run marks it unconfirmed instead
+    of sending it again; the next message to bob goes out as usual."""
+    worker = workers.start()
     with app.extensions["db"]() as s:
         s.add(Account(**SAMPLE))
         s.commit()
@@ -110,18 +140,20 @@ def test_a_horse_killed_in_the_middle_of_a_delivery_never_sends_it_twice(app, cl
         """WeChat showed bob the message"""
         return custom_texts(world, bob) == ["晚上七点开会"]
     eventually(shown)
-
-    def horses():
-        return [p for p in psutil.Process(worker.pid).children() if p not in worker.scheduler]
-
-    def one_horse():
-        """only the delivery is still running (a push a loaded server handed to a worker ends)"""
-        return len(horses()) == 1
-    eventually(one_horse)
-    horses()[0].kill()
+    assert statuses(app, bob.openid) == ["sending"]
+    assert [p for p in psutil.Process(worker.pid).children() if p not in worker.scheduler] == []  # no horse
+    for scheduler in worker.scheduler:               # the worker goes down with its scheduler
+        scheduler.kill()
+    worker.kill()
+    worker.wait()
+    workers.start(scheduler=False)
+    # The worker claimed by the real clock: the test's clock catches up, past the claim's lease (1 s).
+    clock.advance(seconds=(datetime.now(timezone.utc) - clock.now()).total_seconds() + 2)
+    with app.app_context():
+        assert sweep_pending() == 1                  # what the cron runs every five minutes
 
     def settled():
-        """the retried job found the dead claim"""
+        """the delivery asked again found the dead claim"""
         return statuses(app, bob.openid) == ["unconfirmed"]
     eventually(settled)
     alice.text("告诉 bob 改到八点")
@@ -131,6 +163,17 @@ def test_a_horse_killed_in_the_middle_of_a_delivery_never_sends_it_twice(app, cl
         return statuses(app, bob.openid) == ["unconfirmed", "sent"]
     eventually(second)
     assert custom_texts(world, bob) == ["晚上七点开会", "改到八点"]
+
+
+def test_high_jobs_run_in_the_worker_and_the_rest_in_a_forked_horse(app, worker):
+    """The `high` queue is served without a fork per job (a fork was most of a relay's latency);
+    `default` and `low` jobs still get a work horse of their own."""
+    redis = app.extensions["redis"]
+    for queue in ("high", "default", "low"):
+        app.extensions["jobs"].submit(JobSpec("tests.job_probes.note_pid", (queue,), queue))
+    pids = eventually(lambda: len(redis.hkeys(PIDS)) == 3 and redis.hgetall(PIDS))
+    assert int(pids[b"high"]) == worker.pid
+    assert worker.pid not in {int(pids[b"default"]), int(pids[b"low"])}
 
 
 BIRTHDAY_RULES = """

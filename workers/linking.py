@@ -3,13 +3,16 @@
 make_link_code  the temporary QR_STR_SCENE code carrying a fan's one-time token (WECHAT-PLATFORM.md
                 §5.3 step 3; §4.2: scene_str ≤ 64, expire_seconds ≤ 2 592 000); safe to run twice:
                 a token with a ticket is left alone.
-learn_unionid   user/info on a follow (§5.2, §4.3): the fan's unionid, and the person's fans of
-                the group's other accounts with the same unionid become one member, no scan needed.
+learn_unionids  after a follow, user/info/batchget (§5.2, §4.3) for the account's fans not asked
+                yet, 100 a call: a fan's unionid, and the person's fans of the group's other
+                accounts with the same unionid become one member, no scan needed. One run per
+                account at a time (a coalesced job), so a burst of follows is a few calls.
 """
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from bot.jobs import coalesced_job_started
 from bot.linking import join as joining
 from bot.linking.hq import display_name
 from bot.points.ledger import Book
@@ -21,6 +24,9 @@ from models.link import UNIONID
 from workers.runtime import job_scope, last_attempt
 
 log = logging.getLogger(__name__)
+
+BATCH = 100             # user/info/batchget takes at most 100 openids (§4.3)
+BATCHES_PER_RUN = 20    # then the run queues the rest, so other jobs of its queue get a turn
 
 CODE_FAILED = "抱歉，服务号二维码暂时没有生成成功，请稍后再回复“服务号”。"
 KNOWN = "已识别您在「{other}」的会员身份（同一微信开放平台），积分 {points}，会员等级与权益通用。"
@@ -51,24 +57,75 @@ def make_link_code(token_id: int) -> None:
                 job.tell(job.db.get(Fan, token.fan_id), CODE_FAILED)
 
 
+def learn_unionids(account_id: int) -> None:
+    """Asks WeChat for the unionid of every fan of the account not asked yet, 100 a call, one
+    transaction a batch; a fan is marked asked by a guarded UPDATE, so two runs never link twice."""
+    with job_scope() as job:
+        coalesced_job_started(job.redis, f"learn-unionids-{account_id}")
+    for _ in range(BATCHES_PER_RUN):
+        if not learn_batch(account_id):
+            return
+    with job_scope() as job:        # more than one run's share: the rest in a run of its own
+        job.enqueue("workers.linking.learn_unionids", account_id, job_id=f"learn-unionids-{account_id}",
+                    coalesce=True, retry=(5, 15, 60))
+
+
 def learn_unionid(fan_id: int) -> None:
+    """A job queued before the batches (one per follow): its fan's account's run asks for it."""
+    with job_scope() as job:
+        fan = job.db.get(Fan, fan_id)
+        if fan is not None and fan.unionid_checked_at is None:
+            job.enqueue("workers.linking.learn_unionids", fan.account_id,
+                        job_id=f"learn-unionids-{fan.account_id}", coalesce=True, retry=(5, 15, 60))
+
+
+def learn_batch(account_id: int) -> bool:
+    """One batch of fans not asked yet; False when there was none."""
     try:
         with job_scope() as job:
-            fan = job.db.get(Fan, fan_id)
-            if fan is None or fan.unionid is not None:
-                return
-            account = job.db.get(Account, fan.account_id)
-            info = job.client(account).user.get(fan.openid)
-            unionid = info.get("unionid")
-            if not unionid:
-                return           # the account is bound to no open platform (§5.2)
-            fan.unionid = unionid
-            job.db.flush()
-            link_by_unionid(job, fan, account)
+            account = job.db.get(Account, account_id)
+            batch = job.db.execute(select(Fan.id, Fan.openid).where(
+                Fan.account_id == account_id, Fan.unionid_checked_at.is_(None)).order_by(Fan.id)
+                .limit(BATCH)).all() if account is not None else []
+            if not batch:
+                return False
+            answers = ask_unionids(job.client(account), [openid for _, openid in batch])
+            for fan_id, openid in batch:
+                unionid = answers.get(openid)
+                taken = job.db.execute(update(Fan).where(Fan.id == fan_id, Fan.unionid_checked_at.is_(None))
+                                       .values(unionid_checked_at=job.now, unionid=unionid or Fan.unionid))
+                if taken.rowcount and unionid:
+                    fan = job.db.get(Fan, fan_id, populate_existing=True)
+                    link_by_unionid(job, fan, account)
+            log.info("unionids learnt account=%s asked=%d known=%d", account.slug, len(batch),
+                     sum(1 for v in answers.values() if v))
+            return True
     except WeChatError as exc:
         if exc.retryable and not last_attempt():
             raise
-        log.warning("user/info failed fan_id=%s: %s", fan_id, exc)
+        log.warning("user/info batchget failed account_id=%s: %s", account_id, exc)
+        return False
+
+
+def ask_unionids(client, openids: list[str]) -> dict[str, str | None]:
+    """openid -> unionid (None: the account is bound to no open platform, §5.2, or the fan has
+    gone: subscribe 0 carries nothing else, §4.3). One openid WeChat refuses fails the whole
+    batchget, so a refused batch is asked again one by one and the refused fan gets None."""
+    try:
+        return {info["openid"]: info.get("unionid") for info in client.user.get_batch(openids)}
+    except WeChatError as exc:
+        if exc.retryable or len(openids) == 1:
+            raise
+    answers: dict[str, str | None] = {}
+    for openid in openids:
+        try:
+            answers[openid] = client.user.get(openid).get("unionid")
+        except WeChatError as exc:
+            if exc.retryable:
+                raise
+            log.warning("user/info refused fan openid=%s: %s", openid, exc)
+            answers[openid] = None
+    return answers
 
 
 def link_by_unionid(job, fan: Fan, account: Account) -> None:

@@ -1,8 +1,14 @@
 """What a job needs: the app's services, its own DB session, a WeChat client, after-commit jobs.
 
 In the embedded mode and in tests, jobs run inside the app that queued them. In an rq worker
-the app is built once per worker process (`AppWorker`), and each forked work horse drops the
-inherited connection pool (SQLAlchemy pooling docs: `engine.dispose(close=False)` after fork).
+the app is built once per worker process (`AppWorker`). Jobs of the `high` queue run in the
+worker process itself: they are short follow-ups a fan waits for within the minute (a relayed
+agent message, a push finished late), and a fork per job was most of their latency (about 60 ms
+of a relay's p99, bench/README.md). Every other job gets a forked work horse, which drops the
+inherited connection pool (SQLAlchemy pooling docs: `engine.dispose(close=False)` after fork),
+so a long or leaky job cannot harm the worker. A worker killed in the middle of a `high` job
+leaves it started; rq's registry cleanup finds it abandoned once its heartbeat lapses (the
+job's timeout + 60 s) and retries it, and every job is safe to run twice.
 
 Production: `rq worker -w workers.runtime.AppWorker high default low --with-scheduler`.
 """
@@ -15,10 +21,11 @@ from typing import Iterator
 from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Worker
+from rq.worker import WorkerStatus
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.jobs import JobBuffer
+from bot.jobs import JOB_TIMEOUT_S, JobBuffer
 from bot.telling import tell_in_job
 from bot.wechat import Client, make_client
 
@@ -43,12 +50,40 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
+IN_PROCESS_QUEUES = frozenset({"high"})
+MAINTENANCE_INTERVAL_S = 60
+
+
 class AppWorker(Worker):
-    """An rq worker that builds the app before forking, so each job does not."""
+    """An rq worker that builds the app before forking, so each job does not; `high` jobs run
+    in this process, without a fork (rq's SimpleWorker way), the rest in a forked horse."""
 
     def __init__(self, *args, **kwargs):
+        # rq looks for abandoned jobs in its maintenance, every 10 min by default: a `high` job
+        # left by a killed worker is retried about 2 min after it started instead.
+        # (`rq worker` passes its own default, so a longer interval is shortened, never lengthened.)
+        kwargs["maintenance_interval"] = min(kwargs.get("maintenance_interval", MAINTENANCE_INTERVAL_S),
+                                             MAINTENANCE_INTERVAL_S)
         super().__init__(*args, **kwargs)
+        self._in_process = False
         app()
+
+    def execute_job(self, job, queue):
+        if queue.name not in IN_PROCESS_QUEUES:
+            return super().execute_job(job, queue)
+        self._in_process = True
+        try:
+            execution = self.prepare_execution(job)
+            self.perform_job(job, queue, execution)
+            self.set_state(WorkerStatus.IDLE)
+        finally:
+            self._in_process = False
+
+    def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+        if not self._in_process:
+            return super().get_heartbeat_ttl(job, working_time)
+        # Nothing heartbeats while this process runs the job itself: the whole timeout, as SimpleWorker.
+        return int(job.timeout or JOB_TIMEOUT_S['high']) + 60
 
 
 @dataclass
