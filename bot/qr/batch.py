@@ -1,7 +1,8 @@
 """A batch of codes, made resumably: every row first (one transaction), then one ticket per
 transaction. An interruption leaves rows without a ticket; running the same request again asks
 WeChat only for those, and for permanent codes WeChat answers a scene it has seen with the
-same code (WECHAT-PLATFORM.md §4.2), so nothing is ever made twice.
+same code (WECHAT-PLATFORM.md §4.2), so nothing is made twice. A temporary code whose answer
+was lost is made again (qrcode/create has no idempotency key); the lost one, in no row, expires.
 
 `resolve` checks everything that needs no API call; `check_tag_room` is the one read from
 WeChat before any code is made; `prepare` makes (or finds) the rows; `issue` gets one ticket.
@@ -206,12 +207,22 @@ def prepare(db: Session, request: Request, batch: str, now) -> tuple[list[QrCode
 
 
 def issue(sessions, client, code_id: int, clock: Clock) -> None:
-    """The code's ticket, in its own transaction. A -1 "system busy" (or no answer) is tried
-    again after RETRY_DELAYS (§4.15); any other WeChat error, or the last one, is raised."""
+    """The code's ticket: the row read in one transaction, WeChat asked with none open (on
+    SQLite a transaction holds the database-wide write lock, and a call may take the whole HTTP
+    timeout), the ticket stored in a second one unless another run stored one first. A -1
+    "system busy" (or no answer) is tried again after RETRY_DELAYS (§4.15); any other WeChat
+    error, or the last one, is raised."""
     for delay in (*RETRY_DELAYS, None):
         try:
-            with sessions() as db, db.begin():
-                codes.obtain_ticket(client, db.get(QrCode, code_id), clock.now())
+            with sessions() as db:
+                with db.begin():
+                    code = db.get(QrCode, code_id)
+                    db.expunge(code)        # a copy of the row, still readable after the commit
+                codes.obtain_ticket(client, code, clock.now())
+                with db.begin():
+                    stored = db.get(QrCode, code_id)
+                    if not stored.ticket:
+                        stored.ticket, stored.url = code.ticket, code.url
             return
         except WeChatError as exc:
             if not exc.retryable or delay is None:

@@ -55,12 +55,15 @@ class Recorder:
                                         "forever": int(times == -1)})
         self.b.redis.expire(key, keys.SANDBOX_FAILURE_TTL)
 
-    def hang_next(self, path: str, seconds: float, appid: str | None = None) -> None:
-        """Script the next call of path to take effect, then keep its caller waiting `seconds`
-        for the answer: what a process killed in the middle of a call leaves behind."""
+    def hang_next(self, path: str, seconds: float, appid: str | None = None, after: int = 0) -> None:
+        """Script the next call of path (or the one after `after` calls answered as usual) to
+        take effect, then keep its caller waiting `seconds` for the answer: what a process
+        killed in the middle of a call leaves behind."""
+        if after < 0:
+            raise ValueError("after must be a count of calls, 0 or more")
         key = keys.sandbox_failure(_normal(path), appid)
         self.b.redis.delete(key)
-        self.b.redis.hset(key, mapping={"hang": seconds, "remaining": 1})
+        self.b.redis.hset(key, mapping={"hang": seconds, "remaining": 1, "after": after})
         self.b.redis.expire(key, keys.SANDBOX_FAILURE_TTL)
 
     def take_hang(self, path: str, appid: str | None) -> float:
@@ -68,7 +71,12 @@ class Recorder:
         for who in ([appid] if appid else []) + [None]:
             key = keys.sandbox_failure(path, who)
             hang = self.b.redis.hget(key, "hang")
-            if hang is not None and self.b.redis.delete(key):   # one process takes it
+            if hang is None:
+                continue
+            # HINCRBY is atomic: of concurrent calls, exactly the one after `after` is held.
+            if int(self.b.redis.hincrby(key, "after", -1)) >= 0:
+                return 0.0
+            if self.b.redis.delete(key):   # one process takes it
                 return float(hang)
         return 0.0
 

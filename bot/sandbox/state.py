@@ -88,9 +88,10 @@ class SandboxWeChat:
         """Make the next `times` calls of an API path answer errcode (-1: until cleared)."""
         self.recorder.fail_next(path, errcode, times, appid)
 
-    def hang_next(self, path: str, seconds: float, appid: str | None = None) -> None:
-        """Make the next call of an API path take effect, then hold its answer back `seconds`."""
-        self.recorder.hang_next(path, seconds, appid)
+    def hang_next(self, path: str, seconds: float, appid: str | None = None, after: int = 0) -> None:
+        """Make the next call of an API path (or the one after `after` more) take effect, then
+        hold its answer back `seconds`."""
+        self.recorder.hang_next(path, seconds, appid, after)
 
     def clear_failures(self) -> None:
         """Forget every scripted failure."""

@@ -1,5 +1,6 @@
 """The sandbox API: OAuth (§4.11), scripted failures, the call record, odd requests."""
 import re
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -88,6 +89,19 @@ def test_fail_next_twice_on_token_fetch(api, wx):
     wx.fail_next("/cgi-bin/stable_token", 40164, times=2)
     assert [errcode(api.token()) for _ in range(3)] == [40164, 40164, 0]
     assert wx.token_fetches(SERVICE) == 1
+
+
+def test_hang_next_after_two_holds_back_only_the_third_answer(api, wx):
+    """The third call takes effect, then its answer waits; the first two and the fourth do not."""
+    wx.user_event(SERVICE, "o1", "message")
+    wx.hang_next("/cgi-bin/message/custom/send", 2.0, after=2)
+    waited = []
+    for n in range(4):
+        started = time.monotonic()
+        assert api.send_text("o1", f"第{n + 1}条") == 0
+        waited.append(time.monotonic() - started >= 2.0)
+    assert waited == [False, False, True, False]
+    assert [m["content"] for m in wx.messages_to(SERVICE, "o1")] == ["第1条", "第2条", "第3条", "第4条"]
 
 
 def test_calls_records_everything_in_order_with_the_secret_masked(api, wx):
