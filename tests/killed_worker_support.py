@@ -1,9 +1,8 @@
-"""What the killed-worker tests share: the app they push to, a real `rq worker` (forking
-AppWorker, the scheduler for retries, every queue) on the test's database and Redis, and a way
-to find its work horse and wait for what the retried job leaves behind.
+"""What the killed-worker tests share: the app they push to, real `rq worker`s (every queue,
+the scheduler for retries) on the test's database and Redis, and a way to find a work horse and
+wait for what the retried job leaves behind.
 
-The fixtures are imported by the test modules that use them (pytest finds them there).
-tests/test_faults_killed_worker.py keeps its own copy of them for now."""
+The fixtures are imported by the test modules that use them (pytest finds them there)."""
 import os
 import subprocess
 import sys
@@ -39,27 +38,37 @@ def app(database_url, redis_process, clock):
                       "CLOCK": clock, "SANDBOX": True, "JOBS_INLINE": False, "STRICT_STATES": True,
                       # The pushes here are answered in the request however loaded the machine is:
                       # a push handed to a worker would be one more job beside the one killed.
-                      "DEFER_AFTER_S": 30.0})
+                      "DEFER_AFTER_S": 30.0, "DELIVERY_CLAIM_LEASE_S": 1})
     app.extensions["dispatcher"] = Dispatcher([relay_router(), *ROUTERS], strict=True)
     yield app
     empty_tables(app.extensions["engine"])
 
 
-@pytest.fixture
-def worker(database_url, redis_process):
-    """`rq worker` as production runs it (the app built once, the scheduler for retries), with a
-    work horse forked for every job (tests/forking_worker.py), on the test's database and
-    Redis; a claim is stale after one second."""
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_process.url, "SANDBOX": "1",
+PRODUCTION = "workers.runtime.AppWorker"          # `high` jobs in its own process, a horse for the rest
+FORKING = "tests.forking_worker.ForkingAppWorker"  # a horse for every job, `high` too
+
+
+def start_worker(database_url: str, redis_url: str, worker_class: str = PRODUCTION,
+                 scheduler: bool = True) -> subprocess.Popen:
+    """`rq worker -w worker_class` as production runs it (the app built once, the scheduler for
+    retries) on the test's database and Redis; a claim is stale after one second."""
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "SANDBOX": "1",
            "JOBS_INLINE": "0", "DELIVERY_CLAIM_LEASE_S": "1", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "rq.cli", "worker", "-w", "tests.forking_worker.ForkingAppWorker", "--with-scheduler",
-         "--url", redis_process.url, "high", "default", "low"],
+        [sys.executable, "-m", "rq.cli", "worker", "-w", worker_class, "--with-scheduler",
+         "--url", redis_url, "high", "default", "low"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Its first child is the scheduler; a child forked after it is a work horse.
-    process.scheduler = eventually(lambda: psutil.Process(process.pid).children(), timeout=30)
-    yield process
-    family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    # Its first child is the scheduler; a child forked after it is a work horse. A worker started
+    # after one was killed gets no scheduler until the dead one's lock expires.
+    process.scheduler = eventually(lambda: psutil.Process(process.pid).children(), timeout=30) if scheduler else []
+    return process
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    try:
+        family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = list(process.scheduler)
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -68,6 +77,33 @@ def worker(database_url, redis_process):
     for member in family:
         if member.is_running():
             member.kill()
+
+
+@pytest.fixture
+def workers(database_url, redis_process):
+    """workers.start(worker_class, scheduler) starts one; every one is stopped at the end."""
+    started = []
+
+    class Workers:
+        def start(self, worker_class: str = PRODUCTION, scheduler: bool = True) -> subprocess.Popen:
+            started.append(start_worker(database_url, redis_process.url, worker_class, scheduler))
+            return started[-1]
+    yield Workers()
+    for process in started:
+        stop_worker(process)
+
+
+@pytest.fixture
+def worker(workers):
+    """Production's worker."""
+    return workers.start()
+
+
+@pytest.fixture
+def forking_worker(workers):
+    """A worker with a horse for every job (tests/forking_worker.py): a `high` job to kill
+    apart from its worker."""
+    return workers.start(FORKING)
 
 
 def eventually(check, timeout: float = 40.0):

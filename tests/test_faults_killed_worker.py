@@ -1,121 +1,26 @@
-"""A real rq worker whose work horse is killed (SIGKILL) in the middle of a job, and the job
-retried by rq: nothing is sent twice, and what happened stays on record. WeChat (the sandbox)
+"""A real rq worker (or its work horse) killed (SIGKILL) in the middle of a job, and the job
+asked for again: nothing is sent twice, and what happened stays on record. WeChat (the sandbox)
 takes the call, then holds its answer back, as a call in flight when the process dies."""
-import os
-import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 
 import psutil
-import pytest
-from outbound_support import CUSTOM_SEND, custom_texts, relay_router
-from redis import Redis
+from killed_worker_support import app, clock, eventually, statuses, worker, workers  # noqa: F401 (fixtures)
+from outbound_support import CUSTOM_SEND, custom_texts
 from sqlalchemy import func, select, text
 
-from bot import create_app
-from bot.clock import FrozenClock
 from bot import points
-from bot.dispatch import Dispatcher
-from bot.jobs import JobSpec
 from bot.clock import CST
+from bot.jobs import JobSpec
 from bot.points.policy import load
 from bot.points.rules_file import parse
-from bot.routes import ROUTERS
 from bot.sandbox.phone import Phone, sandbox_openid
 from bot.sandbox.state import SandboxWeChat
-from workers.messaging import sweep_pending
-from models import Account, LedgerEntry, Member, OutboundMessage
-from tests.conftest import SAMPLE, empty_tables, poster
+from models import Account, LedgerEntry, Member
+from tests.conftest import SAMPLE, poster
 from tests.job_probes import PIDS
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def clock():
-    """The worker reads the real clock: the pushes happen at real time too (windows line up)."""
-    return FrozenClock(datetime.now(timezone.utc))
-
-
-@pytest.fixture
-def app(database_url, redis_process, clock):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "REDIS": Redis.from_url(redis_process.url),
-                      "CLOCK": clock, "SANDBOX": True, "JOBS_INLINE": False, "STRICT_STATES": True,
-                      # The pushes here are answered in the request however loaded the machine is:
-                      # a push handed to a worker would be one more job beside the one killed.
-                      "DEFER_AFTER_S": 30.0, "DELIVERY_CLAIM_LEASE_S": 1})
-    app.extensions["dispatcher"] = Dispatcher([relay_router(), *ROUTERS], strict=True)
-    yield app
-    empty_tables(app.extensions["engine"])
-
-
-def start_worker(database_url: str, redis_url: str, scheduler: bool = True) -> subprocess.Popen:
-    """`rq worker` as production runs it (`high` jobs in its own process, a work horse forked
-    for every other job, the scheduler for retries), on the test's database and Redis; a claim
-    is stale after one second."""
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "SANDBOX": "1",
-           "JOBS_INLINE": "0", "DELIVERY_CLAIM_LEASE_S": "1", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rq.cli", "worker", "-w", "workers.runtime.AppWorker", "--with-scheduler",
-         "--url", redis_url, "high", "default", "low"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Its first child is the scheduler; a child forked after it is a work horse. A worker started
-    # after one was killed gets no scheduler until the dead one's lock expires.
-    process.scheduler = eventually(lambda: psutil.Process(process.pid).children(), timeout=30) if scheduler else []
-    return process
-
-
-def stop_worker(process: subprocess.Popen) -> None:
-    try:
-        family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        family = list(process.scheduler)
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    for member in family:
-        if member.is_running():
-            member.kill()
-
-
-@pytest.fixture
-def workers(database_url, redis_process):
-    """Start workers with workers.start(); every one is stopped at the end."""
-    started = []
-
-    class Workers:
-        def start(self, scheduler: bool = True) -> subprocess.Popen:
-            started.append(start_worker(database_url, redis_process.url, scheduler))
-            return started[-1]
-    yield Workers()
-    for process in started:
-        stop_worker(process)
-
-
-@pytest.fixture
-def worker(workers):
-    return workers.start()
-
-
-def eventually(check, timeout: float = 40.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {check.__doc__}")
-
-
-def statuses(app, openid: str) -> list[str]:
-    with app.extensions["db"]() as s:
-        query = select(OutboundMessage.status).where(OutboundMessage.openid == openid)
-        return list(s.scalars(query.order_by(OutboundMessage.id)))
+from workers.messaging import sweep_pending
 
 
 def test_a_worker_killed_in_the_middle_of_a_delivery_never_sends_it_twice(app, clock, workers):

@@ -5,7 +5,7 @@ sandbox) takes the call, then holds its answer back, as a call in flight when a 
 from collections import Counter
 
 import pytest
-from killed_worker_support import app, clock, eventually, horses, statuses, worker  # noqa: F401 (fixtures)
+from killed_worker_support import app, clock, eventually, forking_worker, horses, statuses, worker, workers  # noqa: F401 (fixtures)
 from outbound_support import CUSTOM_SEND, custom_texts
 from rq import Queue
 from sqlalchemy import func, select
@@ -149,7 +149,8 @@ def books(app, member_id: int) -> tuple:
         return orders, s.get(Member, member_id).points, ledger, product.stock, product.sold
 
 
-def test_a_horse_killed_sending_a_mall_order_notice_never_sends_it_twice_nor_spends_twice(app, clock, worker):
+def test_a_horse_killed_sending_a_mall_order_notice_never_sends_it_twice_nor_spends_twice(app, clock, forking_worker):
+    worker = forking_worker
     """Mei redeems a mug (as the H5 redeem page's submit does: one points transaction, the
     notice stored with the order). WeChat showed her "兑换成功", then the delivery's horse died
     before the answer came back. rq retries the delivery job 5 s later: it finds the claim of a
