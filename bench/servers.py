@@ -100,11 +100,22 @@ class Store:
         self.redis = Redis.from_url(REDIS_URL)
         self.engine = create_engine(make_url(DATABASE_URL).set(drivername="postgresql+psycopg"))
 
-    def reset(self) -> None:
+    def reset(self, keep_fans: bool = False) -> None:
+        """Everything of the last run goes; with keep_fans, what the fans' earlier pushes left
+        stays (fan rows, their cached facts, the keyword list, the account copy) and only the
+        pushes' own traces go (events, dedup keys, conversations, locks, windows, jobs)."""
         self.events()   # the last run's pushes still in flight finish first (TRUNCATE would deadlock)
-        self.redis.flushdb()
+        if not keep_fans:
+            self.redis.flushdb()
+            tables = "event, fan, outbound_message"
+        else:
+            for pattern in ("seen:*", "conv:*", "lock:*", "cswin:*", "rq:*"):
+                batch = list(self.redis.scan_iter(pattern, count=1000))
+                for start in range(0, len(batch), 1000):
+                    self.redis.delete(*batch[start:start + 1000])
+            tables = "event, outbound_message"
         with self.engine.begin() as conn:
-            conn.execute(text("TRUNCATE event, fan, outbound_message RESTART IDENTITY CASCADE"))
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
     def events(self) -> tuple[int, int]:
         """(rows, distinct MsgIds) in the event table; wait until in-flight pushes have landed."""

@@ -27,6 +27,7 @@ from handlers.common import FALLBACK
 
 LUA = BENCH / "webhook.lua"
 SAMPLE_MSG_ID = 6_000_000_000_000_000_001    # outside every file's range
+GREETING_MSG_ID = 6_100_000_000_000_000_000  # the known fans' first pushes, outside them too
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Scenario:
     file: str            # which pre-generated file
     baseline: str | None = None   # the scenario it is compared with
     rate: int = 0        # pushes/s to pace at (WeChat's traffic is paced, not a flood); 0: closed loop
+    known: bool = True   # ours: every fan greeted first (the common path); False: most fans are new
 
     @property
     def expect(self) -> str:
@@ -59,6 +61,8 @@ SCENARIOS = [
     # The issue's latency goal: p99 under 100 ms at 200 pushes/s.
     Scenario("baseline safe @200/s", "baseline", "safe", "safe", rate=200),
     Scenario("ours safe @200/s", "ours", "safe", "safe", "baseline safe @200/s", rate=200),
+    # Last: it empties the fan table, and the known fans would have to be greeted again.
+    Scenario("ours safe, new fans", "ours", "safe", "safe", "baseline safe", known=False),
 ]
 PACED_CONNECTIONS = 24
 
@@ -205,9 +209,19 @@ def main(argv=None) -> int:
                 store.reset()
                 run_wrk(wrk, args, server.url, files["safe"], "<Encrypt>", args.warmup)
 
+        fans_known = False
         for sc in scenarios:
             server = servers[sc.server]
-            store.reset()
+            if sc.server == "ours" and sc.known and not fans_known:
+                store.reset()
+                ok, seconds = pushes.greet_every_fan(server.url, GREETING_MSG_ID)
+                if ok != pushes.FANS:
+                    raise BenchError(f"greeting the fans: {pushes.FANS - ok} of {pushes.FANS} not answered 200")
+                print(f"\n(every fan greeted first: {ok} pushes in {seconds:.1f} s, not reported)", flush=True)
+                fans_known = True
+            # The echo robot keeps nothing: our known fans stay known across its runs.
+            store.reset(keep_fans=sc.server == "baseline" or sc.known)
+            fans_known = fans_known and (sc.server == "baseline" or sc.known)
             log_from = server.log_size()
             print(f"\n== {sc.name}: wrk -t{args.threads} -c{args.connections} -d{args.duration}s "
                   f"{server.url} ({len(msg_ids[sc.file])} lines)", flush=True)

@@ -14,6 +14,7 @@ customer-service messages, one each, in order with the texts around them: a pass
 one message (§3.4), so texts queued behind a media message wait for it rather than overtake it.
 Temporary media live 3 days (§3.4); one older than that is delivered as a text saying so.
 """
+import json
 import logging
 from datetime import datetime
 
@@ -22,9 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import keys
+from bot.capabilities import Cap, for_account
 from bot.protocol import PERSON_MESSAGES, TEXT_LIMIT_BYTES, split_text
 from models import Account, Fan, Member, OutboundMessage
-from models.outbound import PENDING, SENT, TEXT, UNREACHABLE
+from models.outbound import NEWS, PENDING, SENT, TEXT, UNREACHABLE
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +136,7 @@ def settle_reply(db: Session, outbox: Outbox, push_kind: str, turn, in_time: boo
     """The text of the passive reply to this push (None: no text). Nobody sees a reply to a
     SILENT_KINDS push, and a kf transfer or a news card is the reply itself (§3.4: one reply, no
     text): then what the push meant for its sender waits as pending rows and leaves as
-    customer-service messages. So does the answer to a push WeChat has had its empty answer to
+    customer-service messages (the card too, once the push was `answered`). So does the answer to a push WeChat has had its empty answer to
     already (`answered`: finished by a worker, bot/overload.py), in the window the push opened
     (§4.7). Messages that waited count as delivered only in a reply WeChat can still take
     (`in_time`, §2: 5 s); past the budget they stay pending for the next channel.
@@ -144,6 +146,14 @@ def settle_reply(db: Session, outbox: Outbox, push_kind: str, turn, in_time: boo
         texts = outbox.passive + ([turn.reply] if turn.reply and card else [])
         if texts:
             outbox.queue(outbox.recipient, texts)
+        if answered and turn.news is not None:
+            # No passive reply can carry the card any more. (A kf transfer needs none: its job
+            # calls kfsession/create, bot/cs/kf.py.) Without customer-service messages (§5.1)
+            # it waits for the next passive reply, which carries texts only: then it is a text.
+            if for_account(outbox.account).allows(Cap.CUSTOM_MESSAGE):
+                queue_news(db, outbox.enqueue, outbox.account.id, outbox.recipient, turn.news, outbox.now)
+            else:
+                outbox.queue(outbox.recipient, [f"{turn.news.title}：{turn.news.url}"])
         return None
     answer = f"{turn.reply}\n\n{postscript}" if turn.reply and postscript else turn.reply
     if answered:
@@ -174,6 +184,17 @@ def queue_texts(db: Session, enqueue, account_id: int, openid: str, texts: list[
     for their delivery: how jobs and APIs, which answer no push, tell someone something."""
     for text in (piece for t in texts for piece in split_text(t)):
         db.add(OutboundMessage(account_id=account_id, openid=openid, content=text, created_at=now))
+    db.flush()
+    enqueue_delivery(enqueue, account_id, openid)
+
+
+def queue_news(db: Session, enqueue, account_id: int, openid: str, article, now: datetime) -> None:
+    """Keep a news card (bot.protocol.Article) pending for (account, openid), and ask for its
+    delivery: the card of a push whose passive reply is gone (finished by a worker) leaves as
+    a customer-service news message of one article (§4.7)."""
+    content = json.dumps({"title": article.title, "description": article.description, "url": article.url,
+                          "picurl": article.pic_url}, ensure_ascii=False)
+    db.add(OutboundMessage(account_id=account_id, openid=openid, content=content, msg_type=NEWS, created_at=now))
     db.flush()
     enqueue_delivery(enqueue, account_id, openid)
 

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, UTCDateTime, bigpk, timestamp
 
 PENDING = "pending"
-TEXT, IMAGE, VOICE = "text", "image", "voice"
+TEXT, IMAGE, VOICE, NEWS = "text", "image", "voice", "news"
+MEDIA = (IMAGE, VOICE)        # by WeChat media id, which lives 3 days (§3.4)
 SENT = "sent"
 # Nobody to write to (a member who follows none of our accounts): kept, with the reason, so a
 # notice is never only a log line.
@@ -29,8 +30,10 @@ class OutboundMessage(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     openid: Mapped[str | None] = mapped_column(String(64))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
-    content: Mapped[str] = mapped_column(Text)    # the text; for media, what it is ("[图片] 海报")
-    # text | image | voice: media travel by WeChat media id (temporary media lives 3 days, §3.4)
+    # The text; for media, what it is ("[图片] 海报"); for news, the article as JSON (title,
+    # description, url, picurl: a customer-service news message carries one, §4.7).
+    content: Mapped[str] = mapped_column(Text)
+    # text | image | voice | news: media travel by WeChat media id (temporary media lives 3 days, §3.4)
     msg_type: Mapped[str] = mapped_column(String(16), default="text")
     media_id: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default=PENDING)   # PENDING | SENDING | SENT | UNCONFIRMED | UNREACHABLE

@@ -106,3 +106,39 @@ def test_a_worker_that_still_finds_the_lock_held_tries_again_later(app, wx, worl
         finish_push(*job.args)                         # rq's retry
     jobs.run_all()
     assert custom_texts(world, wx) == [FALLBACK]
+
+
+def test_a_card_whose_passive_reply_is_gone_arrives_as_a_customer_service_news_message(
+        app, wx, world, jobs, db, monkeypatch, clock):
+    """商城 answers with a one-article card, which only a passive reply or a customer-service news
+    message can carry (§3.4, §4.7): a worker-finished 商城 sends the card, once."""
+    monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
+    following(wx, clock, jobs)
+    held = hold_lock(app, wx)
+    assert wx.text("商城") is None                      # acknowledged: "success"
+    held.release()
+    jobs.run_all()
+    jobs.run_all()
+    sent = [m for m in world.messages_to(wx.account.appid, wx.openid) if m["kind"] == "custom"]
+    assert [m["msgtype"] for m in sent] == ["news"]
+    [article] = sent[0]["payload"]["news"]["articles"]
+    assert article["title"] == "积分商城" and article["url"].endswith(f"/h5/{wx.account.slug}/mall/")
+
+
+def test_without_customer_service_messages_the_card_waits_as_a_text(app, phone, world, jobs, db, monkeypatch,
+                                                                     clock, make_account):
+    """An unverified account cannot send customer-service messages (§5.1): the card would wait for
+    the fan's next passive reply, which carries texts only, so it waits as its title and link."""
+    monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
+    sub = make_account(slug="sub", appid="wx0sub0000000000c3", token="subtoken", original_id="gh_sub00000000c3",
+                       type="subscription", verified=False, name="华东旅行")
+    carol = phone("carol", account=sub)
+    following(carol, clock, jobs)
+    held = hold_lock(app, carol)
+    carol.text("服务号")
+    held.release()
+    jobs.run_all()
+    clock.advance(seconds=1)
+    reply = carol.text("你好")
+    card, answer = reply.split("\n\n")
+    assert card.startswith("关注「HQ」，会员权益通用：http") and answer.startswith("没太明白您的意思")

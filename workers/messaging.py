@@ -7,6 +7,7 @@ inside a call leaves its rows SENDING: the next run marks them UNCONFIRMED rathe
 them twice, since WeChat may already have shown them (WECHAT-PLATFORM.md §4.7 has no
 idempotency key for customer-service messages).
 """
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,7 +18,7 @@ from bot.capabilities import Cap, for_account
 from bot.outbound import SEPARATOR, CsWindow, batches, enqueue_delivery, mark_sent, pending_for
 from bot.wechat import BUDGET_USED, RETRYABLE, WINDOW_CLOSED, Client, WeChatError
 from models import Account, OutboundMessage
-from models.outbound import IMAGE, PENDING, SENDING, TEXT, UNCONFIRMED, VOICE
+from models.outbound import IMAGE, MEDIA, NEWS, PENDING, SENDING, TEXT, UNCONFIRMED, VOICE
 from workers.runtime import job_scope, last_attempt
 
 log = logging.getLogger(__name__)
@@ -169,16 +170,19 @@ def _settle(job, claim: Claim, openid: str, sent: int, error: WeChatError | None
 
 
 def _expire_media(row: OutboundMessage, now) -> None:
-    if row.msg_type != TEXT and now - row.created_at > MEDIA_SENDABLE:
+    if row.msg_type in MEDIA and now - row.created_at > MEDIA_SENDABLE:
         # Its media id has expired at WeChat: say what it was rather than lose it silently.
         row.msg_type, row.media_id = TEXT, None
         row.content = f"{row.content}（已过期，未能送达，请重新获取）"
 
 
 def _send(client, openid: str, batch: list) -> None:
-    """One customer-service message: merged texts, or one image or voice by media id."""
+    """One customer-service message: merged texts, one image or voice by media id, or one news
+    card (one article, §4.7)."""
     first = batch[0]
-    if first.msg_type == IMAGE:
+    if first.msg_type == NEWS:
+        client.message.send_articles(openid, [json.loads(first.content)])
+    elif first.msg_type == IMAGE:
         client.message.send_image(openid, first.media_id)
     elif first.msg_type == VOICE:
         client.message.send_voice(openid, first.media_id)
