@@ -6,7 +6,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test setup bench bench-points bench-cs bench-soak chat clean
+.PHONY: run test setup bench bench-points bench-cs bench-soak bench-burst chat clean
 
 # The venv is rebuilt when the requirements change (the stamp is newer than both files).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -37,6 +37,9 @@ bench: setup
 
 bench-soak: setup
 	$(BIN)/python -m bench.soak $(BENCH_ARGS)
+
+bench-burst: setup
+	$(BIN)/python -m bench.burst $(BENCH_ARGS)
 
 bench-points: setup
 	$(BIN)/python -m bench.points $(BENCH_ARGS)
