@@ -20,8 +20,8 @@ from bot.points.caps import within_caps
 from bot.points.checks import look
 from bot.points.ledger import Book
 from bot.points.levels import REVERSAL, RISE, foreseen_rise, settle_level
-from bot.points.policy import Rule, in_force
-from models import Award, LedgerEntry, Member, PointsLot
+from bot.points.policy import DEFAULT_SPEC, Policy, Rule, policy_spec_column
+from models import Award, LedgerEntry, Member, PointsLot, PointsRule
 from models.points import (ADJUST, EARN, EXPIRE, GROWTH, LIMITED, OUTRANKED, PAID, POINTS, REVERSE, SPEND,
                            SUPERSEDED)
 
@@ -41,19 +41,31 @@ def fire(book: Book, member_id: int, trigger: str, source_type: str, source_id, 
     points); multipliers, frequency and caps still apply."""
     at = occurred_at or book.now
     member = book.lock(member_id)
-    rules, policy = in_force(book.db, trigger, rule_code)
-    book.knows_policy(policy)
-    rules = [rule for rule in rules if rule.active_at(at)]
-    keys = [f"{rule.code}:{source_type}:{source_id}:{member.id}" for rule in rules]
-    # One look for the event's awards already made, read under the member's lock: a second
-    # worker with the same event waits for the lock, then finds them.
-    found = {a.key: a for a in book.db.scalars(_BY_KEYS, {"keys": keys})} if keys else {}
-    return [found.get(key) or _decide(book, member, rule, key, (source_type, str(source_id)), at,
-                                      amount_fen, payment, trip_end, base_points)
-            for rule, key in zip(rules, keys)]
+    # One statement for the rules in force, the policy, and the event's awards already made
+    # (by key), read under the member's lock: a second worker with the same event waits for
+    # the lock, then finds them.
+    suffix = f":{source_type}:{source_id}:{member.id}"
+    rows = book.db.execute(_RULES_AND_AWARDS[rule_code is not None],
+                           {"trigger": trigger, "code": rule_code, "key_suffix": suffix}).all()
+    if rows:
+        book.knows_policy(Policy(rows[0][3] or DEFAULT_SPEC))
+    awards = []
+    for rule_id, version, spec, _, found in rows:
+        rule = Rule(rule_id, version, spec)
+        if rule.active_at(at):
+            awards.append(found or _decide(book, member, rule, rule.code + suffix, (source_type, str(source_id)),
+                                           at, amount_fen, payment, trip_end, base_points))
+    return awards
 
 
-_BY_KEYS = select(Award).where(Award.key.in_(bindparam("keys", expanding=True)))
+def _rules_and_awards(one_code: bool):
+    query = (select(PointsRule.id, PointsRule.version, PointsRule.spec, policy_spec_column(), Award)
+             .outerjoin(Award, Award.key == PointsRule.code.concat(bindparam("key_suffix")))
+             .where(PointsRule.trigger == bindparam("trigger"), PointsRule.in_force).order_by(PointsRule.code))
+    return query.where(PointsRule.code == bindparam("code")) if one_code else query
+
+
+_RULES_AND_AWARDS = {False: _rules_and_awards(False), True: _rules_and_awards(True)}
 _INSERT_AWARD = insert(Award).returning(Award)
 
 

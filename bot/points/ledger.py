@@ -51,7 +51,7 @@ class Book:
     @property
     def policy(self) -> Policy:
         """The policy in force, read once per transaction when first needed (fire reads it
-        with the rules: policy.in_force)."""
+        with the rules: engine.fire)."""
         if self._policy is None:
             self._policy = current_policy(self.db)
         return self._policy

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import CST, add_months, day_start
@@ -130,19 +130,9 @@ def rules_for(db: Session, trigger: str, rule_code: str | None = None) -> list[R
     return [Rule(row.id, row.version, row.spec) for row in db.scalars(query.order_by(PointsRule.code))]
 
 
-_POLICY_SPEC = select(PointsPolicy.spec).where(PointsPolicy.in_force).scalar_subquery()
-_IN_FORCE = (select(PointsRule.id, PointsRule.version, PointsRule.spec, _POLICY_SPEC)
-             .where(PointsRule.trigger == bindparam("trigger"), PointsRule.in_force).order_by(PointsRule.code))
-_IN_FORCE_ONE = _IN_FORCE.where(PointsRule.code == bindparam("code"))
-
-
-def in_force(db: Session, trigger: str, rule_code: str | None = None) -> tuple[list[Rule], Policy | None]:
-    """rules_for and the policy in force, in one statement (the award path's first read); the
-    policy is None when no rule is in force for the trigger."""
-    rows = db.execute(_IN_FORCE if rule_code is None else _IN_FORCE_ONE,
-                      {"trigger": trigger, "code": rule_code}).all()
-    policy = Policy(rows[0][3] or DEFAULT_SPEC) if rows else None
-    return [Rule(row[0], row[1], row[2]) for row in rows], policy
+def policy_spec_column():
+    """The policy in force's spec as a scalar subquery: the award path reads it with the rules."""
+    return select(PointsPolicy.spec).where(PointsPolicy.in_force).scalar_subquery()
 
 
 def digest(spec) -> str:
