@@ -13,6 +13,7 @@ already made. In order, for each rule in force for the trigger and active at the
 from datetime import date, datetime
 
 from sqlalchemy import bindparam, insert, select
+from sqlalchemy.orm import make_transient_to_detached
 
 from bot.clock import CST
 from bot.points import pending
@@ -66,7 +67,7 @@ def _rules_and_awards(one_code: bool):
 
 
 _RULES_AND_AWARDS = {False: _rules_and_awards(False), True: _rules_and_awards(True)}
-_INSERT_AWARD = insert(Award).returning(Award)
+_INSERT_AWARD = insert(Award.__table__).returning(Award.__table__.c.id)
 
 
 def _decide(book: Book, member: Member, rule: Rule, key: str, source: tuple[str, str],
@@ -114,8 +115,11 @@ def _decide(book: Book, member: Member, rule: Rule, key: str, source: tuple[str,
 
 
 def _added(book: Book, values: dict) -> Award:
-    """INSERT … RETURNING: the award comes back as the session's object, with no flush."""
-    award = book.db.scalars(_INSERT_AWARD, [values]).one()
+    """INSERT … RETURNING id, then the award joins the session as the row it wrote (persistent,
+    nothing to flush): the ORM's unit of work costs more than the insert."""
+    award = Award(id=book.db.execute(_INSERT_AWARD, values).scalar_one(), **values)
+    make_transient_to_detached(award)
+    book.db.add(award)
     book.decided.append(award)
     return award
 
