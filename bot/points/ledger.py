@@ -46,7 +46,7 @@ class Book:
         self.decided: list[Award] = []         # awards decided in this transaction (not found ones)
         self.cancelled: dict[int, list[int]] = {}   # award id: [points, growth] cancelled while pending
         self.held: list = []                   # pending credits this transaction made (pending.hold)
-        self._locked: dict[int, Member] = {}        # member id: the member row this transaction locked
+        self._locked: dict[int, tuple] = {}         # member id: (transaction, the member row it locked)
 
     @property
     def policy(self) -> Policy:
@@ -102,13 +102,15 @@ class Book:
         """The member row, locked for the rest of the transaction, with fresh balances. Locked
         once per transaction: the lock holds until the commit, and every balance change goes
         through `post`/`move`, which keep the object's balances equal to the row's."""
-        member = self._locked.get(member_id)
-        if member is not None and member in self.db:
-            return member
+        transaction = self.db.get_transaction()
+        locked = self._locked.get(member_id)
+        if locked is not None and locked[0] is transaction and locked[1] in self.db:
+            return locked[1]
         member = self.db.scalar(_LOCK, {"member_id": member_id})
         if member is None:
             raise LookupError(f"no member {member_id}")
-        self._locked[member_id] = member
+        # Kept with the transaction that took the lock: a Book outliving a commit locks again.
+        self._locked[member_id] = (self.db.get_transaction(), member)
         return member
 
     def entry(self, key: str) -> LedgerEntry | None:
