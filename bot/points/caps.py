@@ -7,7 +7,7 @@ lock (ledger.py), so two workers never both fill the last of a cap.
 """
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 
 from bot.clock import period_bounds
 from bot.points.policy import Rule
@@ -27,29 +27,49 @@ def limits(member_caps: dict, rule: Rule) -> list[tuple[str, str, bool, int]]:
     return out
 
 
-def within_caps(book, member, rule: Rule, points: int, growth: int, at: datetime) -> tuple[int, int]:
-    """(points, growth) cut to what the caps still allow (the award keeps both before and after,
-    so its history can say what was cut: NOTE). One query for all sums: the day lies within
-    the month."""
-    applying = [cap for cap in limits(book.policy.spec["caps"], rule)
-                if (points if cap[0] == POINTS else growth) > 0]
-    if not applying:
-        return points, growth
-    day, month = period_bounds("day", at), period_bounds("month", at)
-    in_day = (Award.occurred_at >= day[0]) & (Award.occurred_at < day[1])
-    mine = Award.rule_code == rule.code
+def used_columns() -> list:
+    """Every sum the caps compare with, in KEYS' order: (ledger, period, per rule?) -> net paid,
+    over the member's awards of the month (the day lies within the month: month_where)."""
+    in_day = (Award.occurred_at >= bindparam("day_start")) & (Award.occurred_at < bindparam("day_end"))
+    mine = Award.rule_code == bindparam("rule_code")
     net = {POINTS: Award.points - Award.points_reversed, GROWTH: Award.growth - Award.growth_reversed}
-    keys = [(ledger, period, own) for ledger in (POINTS, GROWTH) for period in ("day", "month")
-            for own in (False, True)]
 
     def total(ledger, period, own):
         where = [cond for cond, wanted in ((in_day, period == "day"), (mine, own)) if wanted]
         expr = case((_all(where), net[ledger]), else_=0) if where else net[ledger]
         return func.coalesce(func.sum(expr), 0)
-    used = dict(zip(keys, book.db.execute(select(*(total(*key) for key in keys)).where(
-        Award.member_id == member.id, Award.occurred_at >= month[0], Award.occurred_at < month[1])).one()))
+    return [total(*key) for key in KEYS]
+
+
+def month_where() -> tuple:
+    return (Award.member_id == bindparam("member_id"), Award.occurred_at >= bindparam("month_start"),
+            Award.occurred_at < bindparam("month_end"))
+
+
+def used_params(member_id: int, rule: Rule, at: datetime) -> dict:
+    day, month = period_bounds("day", at), period_bounds("month", at)
+    return {"member_id": member_id, "rule_code": rule.code, "day_start": day[0], "day_end": day[1],
+            "month_start": month[0], "month_end": month[1]}
+
+
+def applying(book, rule: Rule, points: int, growth: int) -> list[tuple[str, str, bool, int]]:
+    """The caps an award of (points, growth) by `rule` must stay within."""
+    return [cap for cap in limits(book.policy.spec["caps"], rule)
+            if (points if cap[0] == POINTS else growth) > 0]
+
+
+def within_caps(book, member, rule: Rule, points: int, growth: int, at: datetime,
+                used: dict | None = None) -> tuple[int, int]:
+    """(points, growth) cut to what the caps still allow (the award keeps both before and after,
+    so its history can say what was cut: NOTE). `used`: the sums, when the caller read them
+    (checks.py); else one query for all of them."""
+    caps = applying(book, rule, points, growth)
+    if not caps:
+        return points, growth
+    if used is None:
+        used = dict(zip(KEYS, book.db.execute(_USED, used_params(member.id, rule, at)).one()))
     allowed = {POINTS: points, GROWTH: growth}
-    for ledger, period, own, cap in applying:
+    for ledger, period, own, cap in caps:
         allowed[ledger] = max(0, min(allowed[ledger], cap - used[(ledger, period, own)]))
     return allowed[POINTS], allowed[GROWTH]
 
@@ -59,3 +79,8 @@ def _all(conditions):
     for condition in conditions[1:]:
         combined = combined & condition
     return combined
+
+
+KEYS = [(ledger, period, own) for ledger in (POINTS, GROWTH) for period in ("day", "month")
+        for own in (False, True)]
+_USED = select(*used_columns()).where(*month_where())     # built once: building it costs more than running it

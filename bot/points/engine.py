@@ -12,17 +12,19 @@ already made. In order, for each rule in force for the trigger and active at the
 """
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.orm import make_transient_to_detached
 
-from bot.clock import CST, period_bounds
+from bot.clock import CST
 from bot.points import pending
 from bot.points.caps import within_caps
+from bot.points.checks import look
 from bot.points.ledger import Book
-from bot.points.levels import REVERSAL, RISE, settle_level
-from bot.points.policy import Rule, rules_for
-from models import Award, LedgerEntry, Member, PointsLot
-from models.points import (ADJUST, EARN, EXPIRE, GROWTH, LIMITED, OUTRANKED, PAID, POINTS, REFUNDED,
-                           REVERSE, SPEND, SUPERSEDED)
+from bot.points.levels import REVERSAL, RISE, foreseen_rise, settle_level
+from bot.points.policy import DEFAULT_SPEC, Policy, Rule, policy_spec_column
+from models import Award, LedgerEntry, Member, PointsLot, PointsRule
+from models.points import (ADJUST, EARN, EXPIRE, GROWTH, LIMITED, OUTRANKED, PAID, POINTS, REVERSE, SPEND,
+                           SUPERSEDED)
 
 
 class NotEnoughPoints(Exception):
@@ -40,59 +42,85 @@ def fire(book: Book, member_id: int, trigger: str, source_type: str, source_id, 
     points); multipliers, frequency and caps still apply."""
     at = occurred_at or book.now
     member = book.lock(member_id)
+    # One statement for the rules in force, the policy, and the event's awards already made
+    # (by key), read under the member's lock: a second worker with the same event waits for
+    # the lock, then finds them.
+    suffix = f":{source_type}:{source_id}:{member.id}"
+    rows = book.db.execute(_RULES_AND_AWARDS[rule_code is not None],
+                           {"trigger": trigger, "code": rule_code, "key_suffix": suffix}).all()
+    if rows:
+        book.knows_policy(Policy(rows[0][3] or DEFAULT_SPEC))
     awards = []
-    for rule in rules_for(book.db, trigger, rule_code):
-        if not rule.active_at(at):
-            continue
-        key = f"{rule.code}:{source_type}:{source_id}:{member.id}"
-        found = book.db.scalar(select(Award).where(Award.key == key))
-        awards.append(found or _decide(book, member, rule, key, (source_type, str(source_id)), at,
-                                       amount_fen, payment, trip_end, base_points))
+    for rule_id, version, spec, _, found in rows:
+        rule = Rule(rule_id, version, spec)
+        if rule.active_at(at):
+            awards.append(found or _decide(book, member, rule, rule.code + suffix, (source_type, str(source_id)),
+                                           at, amount_fen, payment, trip_end, base_points))
     return awards
+
+
+def _rules_and_awards(one_code: bool):
+    query = (select(PointsRule.id, PointsRule.version, PointsRule.spec, policy_spec_column(), Award)
+             .outerjoin(Award, Award.key == PointsRule.code.concat(bindparam("key_suffix")))
+             .where(PointsRule.trigger == bindparam("trigger"), PointsRule.in_force).order_by(PointsRule.code))
+    return query.where(PointsRule.code == bindparam("code")) if one_code else query
+
+
+_RULES_AND_AWARDS = {False: _rules_and_awards(False), True: _rules_and_awards(True)}
+_INSERT_AWARD = insert(Award.__table__).returning(Award.__table__.c.id)
 
 
 def _decide(book: Book, member: Member, rule: Rule, key: str, source: tuple[str, str],
             at: datetime, amount_fen: int | None, payment: str | None, trip_end: date | None,
             base_points: int | None = None) -> Award:
     points, growth = rule.compute(amount_fen, member.level, payment, base_points)
-    award = Award(key=key, member_id=member.id, rule_id=rule.id, rule_code=rule.code, group=rule.group,
-                  source_type=source[0], source_id=source[1], status=PAID, computed_points=points,
-                  computed_growth=growth, occurred_at=at, created_at=book.now)
-    # The award joins the session only after the checks, so their queries never count it.
-    if _frequency_used(book, member, rule, at):
-        award.status = LIMITED
-        return _added(book, award)
-    if rule.group:
-        standing = _standing(book, member, rule.group, at)
-        if standing is not None and (standing.computed_points, standing.growth) >= (points, growth):
-            award.status = OUTRANKED
-            return _added(book, award)
-        if standing is not None:
-            reverse(book, standing, standing.points, standing.growth, cause=f"outranked-by-{key}",
-                    reason=f"同期只计最高一项：改按「{rule.title}」计")
-            standing.status = SUPERSEDED
-    award.points, award.growth = within_caps(book, member, rule, points, growth, at)
-    _added(book, award)
+    award = dict(key=key, member_id=member.id, rule_id=rule.id, rule_code=rule.code, group=rule.group,
+                 source_type=source[0], source_id=source[1], status=PAID, computed_points=points,
+                 computed_growth=growth, points=0, growth=0, points_reversed=0, growth_reversed=0,
+                 occurred_at=at, created_at=book.now)
+    # The award is written only after the checks, so their statement never counts it.
+    seen = look(book, member, rule, at, points, growth)
+    if rule.spec["frequency"]["count"] is not None and seen.used >= rule.spec["frequency"]["count"]:
+        return _added(book, dict(award, status=LIMITED))
+    if seen.standing is not None:
+        standing_id, standing_points, standing_growth = seen.standing
+        if (standing_points, standing_growth) >= (points, growth):
+            return _added(book, dict(award, status=OUTRANKED))
+        standing = book.db.get(Award, standing_id)
+        reverse(book, standing, standing.points, standing.growth, cause=f"outranked-by-{key}",
+                reason=f"同期只计最高一项：改按「{rule.title}」计")
+        standing.status = SUPERSEDED
+        seen.sums = None          # the reversal freed room under the caps: they read again
+    award["points"], award["growth"] = within_caps(book, member, rule, points, growth, at, seen.sums)
+    award = _added(book, award)
     title = pending.award_title(rule, award)
-    held = {}
+    held, paid = {}, []
     for ledger, delta in ((POINTS, award.points), (GROWTH, award.growth)):
         due = pending.matures_at((rule.spec.get("pending") or {}).get(ledger), at, trip_end)
         if delta and due is not None and due > book.now:
             pending.hold(book, member, award, ledger, delta, due)
             held[ledger] = pending.due_day_of(due)
         elif delta:
-            book.post(member, ledger, delta, EARN, f"{key}:{ledger}", title, source, rule=rule, award=award)
-    if award.growth and GROWTH not in held:
+            paid.append((ledger, delta, f"{key}:{ledger}"))
+    grown = sum(delta for ledger, delta, _ in paid if ledger == GROWTH)
+    # The level the growth gives goes into the balances' one UPDATE when it needs no query.
+    foreseen, level = foreseen_rise(book, member, member.growth + grown) if grown else (True, None)
+    if paid:
+        book.move(member, paid, EARN, title, source, rule=rule, award=award, level=level)
+    if not foreseen:
         settle_level(book, member, RISE)
     if award.points or award.growth:
         book.tell(member, _earned_text(rule.title, award.points, award.growth, member.points, held))
     return award
 
 
-def _added(book: Book, award: Award) -> Award:
-    book.decided.append(award)
+def _added(book: Book, values: dict) -> Award:
+    """INSERT … RETURNING id, then the award joins the session as the row it wrote (persistent,
+    nothing to flush): the ORM's unit of work costs more than the insert."""
+    award = Award(id=book.db.execute(_INSERT_AWARD, values).scalar_one(), **values)
+    make_transient_to_detached(award)
     book.db.add(award)
-    book.db.flush()
+    book.decided.append(award)
     return award
 
 
@@ -103,30 +131,6 @@ def _earned_text(title: str, points: int, growth: int, balance: int, held: dict)
     parts = [part(POINTS, "积分", points)] if points else []
     parts += [part(GROWTH, "成长值", growth)] if growth else []
     return f"{title}：{'，'.join(parts)}。当前积分 {balance}。"
-
-
-def _frequency_used(book: Book, member: Member, rule: Rule, at: datetime) -> bool:
-    count, per = rule.spec["frequency"]["count"], rule.spec["frequency"]["per"]
-    if count is None:
-        return False
-    query = select(func.count()).select_from(Award).where(
-        Award.member_id == member.id, Award.rule_code == rule.code,
-        Award.status.in_((PAID, SUPERSEDED, REFUNDED)))
-    bounds = period_bounds(per, at)
-    if bounds:
-        query = query.where(Award.occurred_at >= bounds[0], Award.occurred_at < bounds[1])
-    return book.db.scalar(query) >= count
-
-
-def _standing(book: Book, member: Member, group: str, at: datetime) -> Award | None:
-    """The award of `group` that stands in the window holding `at` (at most one does). Awards
-    compare as decided (before caps: a capped award still is the largest); a fully refunded
-    one no longer stands (purchases.py marks it REFUNDED)."""
-    start, end = period_bounds(book.policy.group_window(group), at)
-    return book.db.scalar(select(Award).where(
-        Award.member_id == member.id, Award.group == group, Award.status == PAID,
-        Award.occurred_at >= start, Award.occurred_at < end)
-        .order_by(Award.computed_points.desc(), Award.growth.desc(), Award.id).limit(1))
 
 
 def reverse(book: Book, award: Award, points: int, growth: int, cause: str, reason: str) -> tuple[int, int]:

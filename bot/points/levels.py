@@ -37,14 +37,37 @@ def qualifying_growth(book: Book, member: Member) -> int:
 def settle_level(book: Book, member: Member, cause: str) -> None:
     """Put the member on the level their growth earns and record the change (the Book
     announces the net change of the transaction)."""
+    target = _target(book, member, qualifying_growth(book, member), cause)
+    if target is not None:
+        _record(book, member, target, member.growth, cause)
+        member.level, member.level_since = target, book.now
+
+
+def foreseen_rise(book: Book, member: Member, growth_after: int) -> tuple[bool, str | None]:
+    """(foreseen, level) for growth about to rise to `growth_after`, before the balance moves:
+    without a downgrade window the qualifying growth is that balance, so the level is known
+    now; the change is recorded here and `level` (None: no change) goes into Book.move's
+    UPDATE. With a window it takes the ledger: (False, None), and the caller settles the
+    level after the entries (settle_level)."""
+    if book.policy.spec["levels"]["downgrade_window_months"]:
+        return False, None
+    target = _target(book, member, growth_after, RISE)
+    if target is not None:
+        _record(book, member, target, growth_after, RISE)
+    return True, target
+
+
+def _target(book: Book, member: Member, qualifying: int, cause: str) -> str | None:
+    """The level to move to, or None: growth that rises never lowers a level."""
     codes = [tier["code"] for tier in book.policy.tiers]
-    target = book.policy.level_for(qualifying_growth(book, member))["code"]
+    target = book.policy.level_for(qualifying)["code"]
     current = member.level if member.level in codes else None
     if cause == RISE and current is not None and codes.index(current) >= codes.index(target):
-        return
-    if target == member.level:
-        return
+        return None
+    return None if target == member.level else target
+
+
+def _record(book: Book, member: Member, target: str, growth: int, cause: str) -> None:
     book.level_moving(member)
     book.db.add(LevelChange(member_id=member.id, from_level=member.level or "", to_level=target,
-                            growth=member.growth, cause=cause, created_at=book.now))
-    member.level, member.level_since = target, book.now
+                            growth=growth, cause=cause, created_at=book.now))

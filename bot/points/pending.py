@@ -49,6 +49,7 @@ def hold(book, member, award: Award, ledger: str, amount: int, matures: datetime
                            cancelled=0, matures_at=matures, state=WAITING, created_at=book.now)
     book.db.add(credit)
     book.db.flush()
+    book.held.append(credit)
     return credit
 
 

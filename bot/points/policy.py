@@ -130,6 +130,11 @@ def rules_for(db: Session, trigger: str, rule_code: str | None = None) -> list[R
     return [Rule(row.id, row.version, row.spec) for row in db.scalars(query.order_by(PointsRule.code))]
 
 
+def policy_spec_column():
+    """The policy in force's spec as a scalar subquery: the award path reads it with the rules."""
+    return select(PointsPolicy.spec).where(PointsPolicy.in_force).scalar_subquery()
+
+
 def digest(spec) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 

@@ -5,6 +5,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.clock import CST
 from bot.phones import normalize
@@ -36,29 +37,37 @@ def record_purchase(book: Book, *, order_id: str, member_id: int, amount_fen: in
     """Store the order and pay its awards (rules that wait for the trip hold them pending until
     `trip_end`, a China date); the same order again changes nothing."""
     book.lock(member_id)        # orders of one member are recorded one at a time
-    found = book.db.scalar(select(Purchase).where(Purchase.order_id == order_id))
-    if found is not None:
+    # The order goes in unless it is there: one statement for a new order, the usual case.
+    values = dict(order_id=order_id, member_id=member_id, amount_fen=amount_fen, paid_at=paid_at,
+                  payment_method=payment_method, source=source, trip_end=trip_end, created_at=book.now,
+                  refunded_fen=0)
+    dialect = postgresql if book.db.get_bind().dialect.name == "postgresql" else sqlite
+    added = book.db.execute(dialect.insert(Purchase).values(values).on_conflict_do_nothing(
+        index_elements=[Purchase.order_id]).returning(Purchase.id)).scalar()
+    if added is None:
+        found = book.db.scalar(select(Purchase).where(Purchase.order_id == order_id))
         same = (found.member_id, found.amount_fen, found.payment_method, found.paid_at, found.trip_end) == \
                (member_id, amount_fen, payment_method, paid_at, trip_end)
         if not same:
             raise PurchaseError("duplicate_order", f"order {order_id} was already recorded with other "
                                 "details; it is paid once", 409)
-        return Outcome(True, *_paid(book, order_id))
-    book.db.add(Purchase(order_id=order_id, member_id=member_id, amount_fen=amount_fen,
-                         paid_at=paid_at, payment_method=payment_method, source=source,
-                         trip_end=trip_end, created_at=book.now))
-    book.db.flush()
-    fire(book, member_id, "purchase", "purchase", order_id, occurred_at=paid_at,
-         amount_fen=amount_fen, payment=payment_method, trip_end=trip_end)
-    return Outcome(False, *_paid(book, order_id))
+        return Outcome(True, *_paid(book, _awards(book, order_id)))
+    awards = fire(book, member_id, "purchase", "purchase", order_id, occurred_at=paid_at,
+                  amount_fen=amount_fen, payment=payment_method, trip_end=trip_end)
+    return Outcome(False, *_paid(book, awards))
 
 
-def _paid(book: Book, order_id: str) -> tuple[int, int, int, date | None]:
-    """(points, growth) the order's awards gave, and the points of them still waiting, until when."""
-    awards = _awards(book, order_id)
-    waiting = book.db.execute(select(PendingCredit.amount - PendingCredit.cancelled, PendingCredit.matures_at)
-                              .where(PendingCredit.award_id.in_([a.id for a in awards]),
-                                     PendingCredit.ledger == POINTS, PendingCredit.state == WAITING)).all()
+def _paid(book: Book, awards: list[Award]) -> tuple[int, int, int, date | None]:
+    """(points, growth) the order's awards gave, and the points of them still waiting, until when.
+    Awards this transaction decided hold only what it held (book.held): no query for them."""
+    ids = {a.id for a in awards}
+    if all(a in book.decided for a in awards):
+        waiting = [(c.amount - c.cancelled, c.matures_at) for c in book.held
+                   if c.award_id in ids and c.ledger == POINTS and c.state == WAITING]
+    else:
+        waiting = book.db.execute(select(PendingCredit.amount - PendingCredit.cancelled, PendingCredit.matures_at)
+                                  .where(PendingCredit.award_id.in_(ids), PendingCredit.ledger == POINTS,
+                                         PendingCredit.state == WAITING)).all()
     until = max((at for _, at in waiting), default=None)
     return (sum(a.points for a in awards), sum(a.growth for a in awards), sum(n for n, _ in waiting),
             until.astimezone(CST).date() if until else None)
