@@ -36,7 +36,9 @@ from bench.servers import (ACCOUNT, DATABASE_URL, OUT, REDIS_URL, Server, Store,
                            prepare_service)
 from bench.soak import failed_jobs, start_workers, stop
 from bench.webhook import GREETING_MSG_ID, run_wrk
+from bot.clock import Clock
 from bot.sandbox.phone import sandbox_openid
+from bot.sandbox.state import SandboxWeChat
 from bot.sandbox.windows import CsWindows
 
 WECHAT_WAIT_S = 5.0          # WECHAT-PLATFORM.md §2: no answer in 5 s, and WeChat tries again
@@ -148,6 +150,12 @@ def main(argv=None) -> int:
         store.reset(keep_fans=True)
         log_from = web.log_size()
         t0 = time.monotonic()
+        # WeChat knows its followers: the sandbox is told each fan follows, so a customer-service
+        # message to them is not refused (40003) as to an openid it never saw.
+        world = SandboxWeChat(redis, Clock())
+        world.register_account(ACCOUNT["appid"], ACCOUNT["secret"], ACCOUNT["type"], True, ACCOUNT["original_id"])
+        for n in range(pushes.FANS):
+            world.user_event(ACCOUNT["appid"], sandbox_openid(ACCOUNT["slug"], f"fan{n}"), "follow")
         windows = CsWindows(SimpleNamespace(redis=redis, now=time.time))      # the sandbox's, as WeChat's
         answers = asyncio.run(burst(web.url, reqs, rate, windows))
         took = time.monotonic() - t0

@@ -4,7 +4,8 @@
 Set-up (not timed): schema public dropped and migrated, the account `bench` (bench/servers.py),
 10 agents of capacity 5 following it (via the webhook) and on shift (上班), 50 fans who each sent
 人工: 50 open conversations. `--workers` rq workers as in production (`rq worker -w
-workers.runtime.AppWorker high default`: a forked work horse per job), each with the sandbox.
+workers.runtime.AppWorker high default`: `high` jobs, the relay's deliveries among them, in the
+worker process), each with the sandbox.
 
 Rounds alternate, each opened by every agent's 列表 (their window: 5 messages / 48 h, §4.7):
 - relay: every fan sends one text, spaced evenly at `--rate` pushes per second, posted to the
@@ -59,8 +60,9 @@ def parse_args(argv):
     p.add_argument("--workers", type=int, default=2, help="rq worker processes (2)")
     p.add_argument("--senders", type=int, default=8, help="threads posting pushes (8)")
     p.add_argument("--worker-class", default="workers.runtime.AppWorker",
-                   help="rq worker class (workers.runtime.AppWorker: production's, a fork per job; "
-                        "rq.worker.SimpleWorker runs jobs in the worker process)")
+                   help="rq worker class (workers.runtime.AppWorker: production's, high jobs in the "
+                        "worker process, a fork for the rest; tests.forking_worker.ForkingAppWorker: a fork "
+                        "for every job, as production was before)")
     p.add_argument("--database-url", default=DATABASE_URL, help=f"its schema public is DROPPED ({DATABASE_URL})")
     p.add_argument("--redis-url", default=REDIS_URL, help=f"Redis db, FLUSHED ({REDIS_URL})")
     return p.parse_args(argv)
