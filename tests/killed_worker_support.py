@@ -60,7 +60,11 @@ def start_worker(database_url: str, redis_url: str, worker_class: str = PRODUCTI
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Its first child is the scheduler; a child forked after it is a work horse. A worker started
     # after one was killed gets no scheduler until the dead one's lock expires.
-    process.scheduler = eventually(lambda: psutil.Process(process.pid).children(), timeout=30) if scheduler else []
+    try:
+        process.scheduler = eventually(lambda: psutil.Process(process.pid).children(), timeout=30) if scheduler else []
+    except AssertionError:
+        process.kill()                       # a worker that never came up is not left behind
+        raise
     return process
 
 
