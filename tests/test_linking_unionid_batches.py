@@ -4,6 +4,7 @@ per follow (the soak's queue grew by 500 jobs a minute that way)."""
 from outbound_support import run_due_retries
 from sqlalchemy import func, select
 
+from bot.jobs import JobSpec
 from models import Fan, FanLink
 from tests.binding_support import bind, fan_of, load_rules, member_by_phone
 from tests.linking_support import SUB_ACCOUNT
@@ -86,3 +87,18 @@ def test_wechat_down_leaves_the_fans_to_ask_and_the_retry_learns_them(app, db, j
     assert fan_of(db, erin_hq).member_id == member_by_phone(db, PHONE).id
     db.rollback()
     assert db.scalar(select(func.count()).select_from(FanLink)) == 1
+
+
+def test_a_lone_fan_wechat_refuses_is_marked_asked_not_asked_by_every_run(app, db, jobs, phone, world, account):
+    """A batch of one that WeChat refuses (40003) is asked by user/info as well, refused again, and
+    marked asked with no unionid: the next run does not start with it again."""
+    phone("ann", account=account).follow()
+    jobs.run_all()
+    db.add(Fan(account_id=account.id, openid="o-gone-from-wechat-000000000"))
+    db.commit()
+    app.extensions["jobs"].submit(JobSpec("workers.linking.learn_unionids", (account.id,),
+                                          job_id=f"learn-unionids-{account.id}", coalesce=True))
+    jobs.run_all()
+    assert jobs.failed() == 0
+    assert unchecked(db) == 0
+    assert len(world.calls("/cgi-bin/user/info/batchget")) == 2 and len(world.calls("/cgi-bin/user/info")) == 1

@@ -114,7 +114,7 @@ def ask_unionids(client, openids: list[str]) -> dict[str, str | None]:
     try:
         return {info["openid"]: info.get("unionid") for info in client.user.get_batch(openids)}
     except WeChatError as exc:
-        if exc.retryable or len(openids) == 1:
+        if exc.retryable:
             raise
     answers: dict[str, str | None] = {}
     for openid in openids:
