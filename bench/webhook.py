@@ -220,8 +220,9 @@ def main(argv=None) -> int:
                 print(f"\n(every fan greeted first: {ok} pushes in {seconds:.1f} s, not reported)", flush=True)
                 fans_known = True
             # The echo robot keeps nothing: our known fans stay known across its runs.
-            store.reset(keep_fans=sc.server == "baseline" or sc.known)
-            fans_known = fans_known and (sc.server == "baseline" or sc.known)
+            keep_fans = sc.server == "baseline" or sc.known
+            store.reset(keep_fans=keep_fans)
+            fans_known = fans_known and keep_fans
             log_from = server.log_size()
             print(f"\n== {sc.name}: wrk -t{args.threads} -c{args.connections} -d{args.duration}s "
                   f"{server.url} ({len(msg_ids[sc.file])} lines)", flush=True)

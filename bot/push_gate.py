@@ -1,9 +1,9 @@
 """The push's Redis work in two round trips: one script before the handler, one after.
 
 Opening (`enter`): check that the process's copy of the account is Redis's (bot/directory.py;
-else nothing is claimed and StaleAccount is raised), claim the push (dedup, SET NX), reopen the person's customer-service window,
-try the fan lock, and read the conversation, the fan's facts, the staff epoch and the account's
-keyword list. Closing (`leave`): save the conversation, release the lock (if still ours), store
+else nothing is claimed and StaleAccount is raised), claim the push (dedup, SET NX), reopen the
+person's customer-service window, try the fan lock, and read the conversation, the fan's facts,
+the staff epoch and the account's keyword list. Closing (`leave`): save the conversation, release the lock (if still ours), store
 what the reader checked in the database (compare-and-set on the generation it saw, bot/facts.py)
 and cache the reply for WeChat's retries. Same keys, TTLs and meaning as bot/sessions.py and
 bot/outbound.CsWindow: they only travel together.

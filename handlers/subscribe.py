@@ -17,6 +17,7 @@ Who is credited with what: bot/qr/attribution.py. Every scene is read by bot/qr/
 """
 from bot.capabilities import Cap
 from bot.dispatch import END, Router, Turn
+from bot.linking import unionids
 from bot.points.engine import fire
 from bot.points.ledger import Book
 from bot.points.notify import tell_members
@@ -78,8 +79,7 @@ def followed(ctx, msg):
     if fan.unionid is None and ctx.caps.allows(Cap.USER_INFO):
         # §5.2: user/info names the unionid when the account is bound to an open platform. One
         # run per account asks for every fan not asked yet, 100 a call (§4.3 batchget).
-        ctx.enqueue("workers.linking.learn_unionids", ctx.account.id, job_id=f"learn-unionids-{ctx.account.id}",
-                    coalesce=True, retry=(5, 15, 60))
+        unionids.learn_later(ctx.enqueue, ctx.account.id)
     linked = arrived(ctx, event_key(msg))
     if fan.member_id is not None:
         # A member following (another of) our accounts. A fan who is not a member yet gets the

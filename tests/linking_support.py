@@ -5,11 +5,26 @@ import re
 from sqlalchemy import select
 
 from models import LinkToken
+from tests.binding_support import bind
 
 SUB_ACCOUNT = dict(slug="east", type="subscription", verified=False, appid="wxea5t000000000001",
                    secret="east-secret", token="easttoken", aes_key="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq",
                    original_id="gh_ea5t00000001", name="华东旅行", welcome_text="欢迎关注华东旅行！")
 CARD_PICTURE = re.compile(r"^http://127\.0\.0\.1:5000/link/([A-Za-z0-9_-]{16})/qr\.png$")
+
+
+def erin_on_both(app, jobs, phone, world, account, make_account, number: str):
+    """Erin, a member by `number` on a verified 订阅号 that shares an open platform with the 服务号
+    (unionid union-erin), and her phone on the 服务号 with that unionid, not following it yet."""
+    east = make_account(**{**SUB_ACCOUNT, "verified": True})
+    erin = phone("erin", account=east)
+    world.set_unionid(east.appid, erin.openid, "union-erin")
+    erin.follow()
+    bind(erin, app, jobs, number)
+    jobs.run_all()
+    erin_hq = phone("erin-hq", account=account)
+    world.set_unionid(account.appid, erin_hq.openid, "union-erin")
+    return erin_hq
 
 
 def article(reply) -> dict:

@@ -8,7 +8,7 @@ from bot.linking.tokens import TOKEN_TTL
 from models import Award, Company, Fan, FanLink, FanTag, Member, Store
 from tests.binding_support import bind, count, fan_of, ledger_points, load_rules, member_by_phone
 from tests.conftest import later
-from tests.linking_support import SUB_ACCOUNT, article, card_token, token_row
+from tests.linking_support import SUB_ACCOUNT, article, card_token, erin_on_both, token_row
 
 PHONE = "13812345678"
 LINKED = "已关联您在「华东旅行」的会员身份：积分 {points}，会员等级与权益通用。"
@@ -149,14 +149,7 @@ def test_a_used_an_expired_and_another_accounts_token_are_refused(app, db, jobs,
 def test_one_open_platform_links_without_a_scan(app, db, jobs, phone, world, account, make_account):
     """§5.2: a verified 订阅号 and the 服务号 share an open platform; user/info on the follow names
     the unionid, and the job makes the two fans one member, telling the 服务号 fan."""
-    verified_east = make_account(**{**SUB_ACCOUNT, "verified": True})
-    erin = phone("erin", account=verified_east)
-    world.set_unionid(verified_east.appid, erin.openid, "union-erin")
-    erin.follow()
-    bind(erin, app, jobs, PHONE)
-    jobs.run_all()
-    erin_hq = phone("erin-hq", account=account)
-    world.set_unionid(account.appid, erin_hq.openid, "union-erin")
+    erin_hq = erin_on_both(app, jobs, phone, world, account, make_account, PHONE)
     erin_hq.follow()
     assert fan_of(db, erin_hq).member_id is None      # not yet: the job asks WeChat after the reply
     jobs.run_all()

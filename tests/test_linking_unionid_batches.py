@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from bot.jobs import JobSpec
 from models import Fan, FanLink
-from tests.binding_support import bind, fan_of, load_rules, member_by_phone
-from tests.linking_support import SUB_ACCOUNT
+from tests.binding_support import fan_of, load_rules, member_by_phone
+from tests.linking_support import erin_on_both
 
 PHONE = "13812345678"
 
@@ -68,14 +68,7 @@ def test_wechat_down_leaves_the_fans_to_ask_and_the_retry_learns_them(app, db, j
     """-1 (system busy) is retried by rq (5, 15, 60 s); nothing is marked asked until WeChat answered,
     and the retry links the person's two fans."""
     load_rules(app)
-    east = make_account(**{**SUB_ACCOUNT, "verified": True})
-    erin = phone("erin", account=east)
-    world.set_unionid(east.appid, erin.openid, "union-erin")
-    erin.follow()
-    bind(erin, app, jobs, PHONE)
-    jobs.run_all()
-    erin_hq = phone("erin-hq", account=account)
-    world.set_unionid(account.appid, erin_hq.openid, "union-erin")
+    erin_hq = erin_on_both(app, jobs, phone, world, account, make_account, PHONE)
     world.fail_next("/cgi-bin/user/info/batchget", errcode=-1)
     erin_hq.follow()
     jobs.run_all()

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from bot.jobs import coalesced_job_started
 from bot.linking import join as joining
+from bot.linking import unionids
 from bot.linking.hq import display_name
 from bot.points.ledger import Book
 from bot.qr import scene
@@ -58,16 +59,15 @@ def make_link_code(token_id: int) -> None:
 
 
 def learn_unionids(account_id: int) -> None:
-    """Asks WeChat for the unionid of every fan of the account not asked yet, 100 a call, one
-    transaction a batch; a fan is marked asked by a guarded UPDATE, so two runs never link twice."""
+    """Asks WeChat for the unionid of every fan of the account not asked yet, 100 a call; a fan is
+    marked asked by a guarded UPDATE, so two runs never link twice."""
     with job_scope() as job:
-        coalesced_job_started(job.redis, f"learn-unionids-{account_id}")
+        coalesced_job_started(job.redis, unionids.job_id(account_id))
     for _ in range(BATCHES_PER_RUN):
         if not learn_batch(account_id):
             return
     with job_scope() as job:        # more than one run's share: the rest in a run of its own
-        job.enqueue("workers.linking.learn_unionids", account_id, job_id=f"learn-unionids-{account_id}",
-                    coalesce=True, retry=(5, 15, 60))
+        unionids.learn_later(job.enqueue, account_id)
 
 
 def learn_unionid(fan_id: int) -> None:
@@ -75,36 +75,39 @@ def learn_unionid(fan_id: int) -> None:
     with job_scope() as job:
         fan = job.db.get(Fan, fan_id)
         if fan is not None and fan.unionid_checked_at is None:
-            job.enqueue("workers.linking.learn_unionids", fan.account_id,
-                        job_id=f"learn-unionids-{fan.account_id}", coalesce=True, retry=(5, 15, 60))
+            unionids.learn_later(job.enqueue, fan.account_id)
 
 
 def learn_batch(account_id: int) -> bool:
-    """One batch of fans not asked yet; False when there was none."""
+    """One batch of fans not asked yet, WeChat asked with no transaction open; False when there
+    was none (or WeChat refused for good)."""
+    with job_scope() as job:
+        account = job.db.get(Account, account_id)
+        if account is None:
+            return False
+        batch = job.db.execute(select(Fan.id, Fan.openid).where(
+            Fan.account_id == account_id, Fan.unionid_checked_at.is_(None)).order_by(Fan.id).limit(BATCH)).all()
+        client = job.client(account)
+    if not batch:
+        return False
     try:
-        with job_scope() as job:
-            account = job.db.get(Account, account_id)
-            batch = job.db.execute(select(Fan.id, Fan.openid).where(
-                Fan.account_id == account_id, Fan.unionid_checked_at.is_(None)).order_by(Fan.id)
-                .limit(BATCH)).all() if account is not None else []
-            if not batch:
-                return False
-            answers = ask_unionids(job.client(account), [openid for _, openid in batch])
-            for fan_id, openid in batch:
-                unionid = answers.get(openid)
-                taken = job.db.execute(update(Fan).where(Fan.id == fan_id, Fan.unionid_checked_at.is_(None))
-                                       .values(unionid_checked_at=job.now, unionid=unionid or Fan.unionid))
-                if taken.rowcount and unionid:
-                    fan = job.db.get(Fan, fan_id, populate_existing=True)
-                    link_by_unionid(job, fan, account)
-            log.info("unionids learnt account=%s asked=%d known=%d", account.slug, len(batch),
-                     sum(1 for v in answers.values() if v))
-            return True
+        answers = ask_unionids(client, [openid for _, openid in batch])
     except WeChatError as exc:
         if exc.retryable and not last_attempt():
             raise
         log.warning("user/info batchget failed account_id=%s: %s", account_id, exc)
         return False
+    with job_scope() as job:
+        account = job.db.get(Account, account_id)
+        for fan_id, openid in batch:
+            unionid = answers.get(openid)
+            taken = job.db.execute(update(Fan).where(Fan.id == fan_id, Fan.unionid_checked_at.is_(None))
+                                   .values(unionid_checked_at=job.now, unionid=unionid or Fan.unionid))
+            if taken.rowcount and unionid:
+                link_by_unionid(job, job.db.get(Fan, fan_id), account)
+        log.info("unionids learnt account=%s asked=%d known=%d", account.slug, len(batch),
+                 sum(1 for v in answers.values() if v))
+    return True
 
 
 def ask_unionids(client, openids: list[str]) -> dict[str, str | None]:
