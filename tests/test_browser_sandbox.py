@@ -4,9 +4,9 @@ code the SMS shows, the fan asks 人工, the agent answers, the fan rates. Nobod
 what the other person sends appears by itself. Screenshots go to tests/artifacts/."""
 import os
 import re
-from pathlib import Path
 
 import pytest
+from h5_browser_support import ARGS, ARTIFACTS, CHROMIUM
 from playwright.sync_api import expect, sync_playwright
 
 from tests.embedded_processes import Service, demo_with_agent, flask, free_port
@@ -16,14 +16,10 @@ from tests.embedded_processes import Service, demo_with_agent, flask, free_port
 pytestmark = pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")),
                                 reason="embedded-mode processes run in the embedded pass")
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 AGENT_PHONE = "13900000001"
 
 
-def test_two_phones_fan_asks_for_an_agent_the_agent_answers_the_fan_rates(tmp_path):
+def test_two_phones_fan_asks_for_an_agent_the_agent_answers_the_fan_rates(tmp_path, chromium_env):
     instance = demo_with_agent(tmp_path, AGENT_PHONE)
     flask(instance, "menus", "push", "--account", "demo")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -31,7 +27,7 @@ def test_two_phones_fan_asks_for_an_agent_the_agent_answers_the_fan_rates(tmp_pa
     try:
         with sync_playwright() as p:
             # Debian's chromium, never a downloaded one: a missing binary fails this test.
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=chromium_env)
             page = browser.new_page(viewport={"width": 1000, "height": 820})
             page.goto(f"{service.url}/sandbox/?phone=demo:carol&phone=demo:xiaowang")
             fan, agent = page.locator('.phone[data-name="carol"]'), page.locator('.phone[data-name="xiaowang"]')
@@ -85,7 +81,7 @@ def test_two_phones_fan_asks_for_an_agent_the_agent_answers_the_fan_rates(tmp_pa
         service.stop()
 
 
-def test_a_fan_taps_the_mall_button_the_page_opens_in_the_phone_and_the_chat_says_how_to_bind(tmp_path):
+def test_a_fan_taps_the_mall_button_the_page_opens_in_the_phone_and_the_chat_says_how_to_bind(tmp_path, chromium_env):
     """A VIEW button opens its H5 page inside the phone, through the sandbox's OAuth page (which
     knows who tapped): the mall sees an unbound fan, says to bind in the chat, and the bot's
     binding prompt arrives in the chat by itself."""
@@ -97,7 +93,7 @@ def test_a_fan_taps_the_mall_button_the_page_opens_in_the_phone_and_the_chat_say
     service = Service(instance, port, **base)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=chromium_env)
             page = browser.new_page(viewport={"width": 1000, "height": 820})
             page.goto(f"{service.url}/sandbox/?phone=demo:dave")
             fan = page.locator('.phone[data-name="dave"]')
