@@ -23,6 +23,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if cfg["DATABASE_URL"].startswith("sqlite:///"):
         Path(cfg["DATABASE_URL"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(cfg["DATABASE_URL"])
+    # The common push's one statement (its event row) skips the pool's pre-ping round trip.
+    event_engine = engine if engine.dialect.name == "sqlite" else make_engine(
+        cfg["DATABASE_URL"], pre_ping=False, pool_size=2)
 
     from bot.routes import make_dispatcher, register_pages  # the one import of feature modules
     from bot.facts import install as flag_caches_on_write
@@ -32,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         redis=redis,
         clock=cfg.get("CLOCK") or Clock(),
         engine=engine,
+        event_engine=event_engine,
         db=make_sessionmaker(engine, info={"redis": redis}),
         jobs=JobQueue(redis, inline=cfg["JOBS_INLINE"], app=app),
         dispatcher=make_dispatcher(strict=cfg["STRICT_STATES"]),

@@ -13,7 +13,10 @@ the fan row, a staff row, a keyword) bumps `gen` when its session flushes, befor
 and again after the commit; a reader stores `checked` only if `gen` is still the one it saw
 before it read the database (a compare-and-set in the push's closing script). So a reader who
 read the database before a writer committed loses its `checked` to the writer's second bump,
-and a writer that dies between flag and commit has committed nothing. Losing Redis loses the
+and a writer that dies between flag and commit has committed nothing. A reader that is also a
+writer (a new fan's first push makes the fan row) read the database after its own writes, so it
+expects `gen` to be the one it saw plus its own bumps (`own_bumps`): any other writer's bump
+still fails the compare. Losing Redis loses the
 counters and the entries together: every reader goes to the database. A process that dies after
 its commit and before its second bump leaves at most FACTS_TTL of trust in a stale entry; what it
 left pending stays pending (nothing is lost) and goes out with the next check.
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 
 TOUCHED = "facts_touched"      # session.info: the hashes this transaction invalidates
 TOUCHED_DB = "db_touched"      # session.info: the session began a transaction on a connection
+BUMPS = "facts_bumps"          # session.info: {key: how many times this session bumped its gen}
 
 
 @dataclass
@@ -128,6 +132,14 @@ def bump(session: Session, found) -> None:
             pipe.hincrby(key, "gen", 1)
             pipe.expire(key, keys.FACTS_TTL if key.startswith("facts:") else keys.KEYWORDS_TTL)
     pipe.execute()
+    counts = session.info.setdefault(BUMPS, {})
+    for key in found:
+        counts[key] = counts.get(key, 0) + 1
+
+
+def own_bumps(session: Session, key: str) -> int:
+    """How many times this session bumped `key`'s generation (each bump adds exactly one)."""
+    return session.info.get(BUMPS, {}).get(key, 0)
 
 
 def _after_commit(session: Session) -> None:

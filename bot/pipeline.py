@@ -14,12 +14,13 @@ from datetime import datetime, timezone
 
 from flask import Flask
 from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
 
 from bot.capabilities import for_account
 from bot.context import Ctx
 from bot.jobs import JobBuffer, JobSpec
-from bot.facts import TOUCHED_DB, quiet_in_db
+from bot.facts import TOUCHED_DB, own_bumps, quiet_in_db
 from bot.outbound import SILENT_KINDS, Outbox, settle_reply
 from bot.protocol import fingerprint, kind, raw, render_news, render_text, render_transfer
 from bot.push_gate import PushGate
@@ -134,9 +135,12 @@ def run_turn(app: Flask, account: Account, msg, received: float, gate: PushGate,
         return render_text(msg, APOLOGY), None
     finally:
         db.close()
+    if gate.checked is not None:
+        # Committed: the commit's own bump is counted too (the compare expects exactly ours).
+        gate.own_bumps = own_bumps(db, gate.facts_key)
     if not touched(db):
         # Nothing else to commit (a known, quiet fan's common push): one autocommit statement.
-        record_event(ext["engine"], event)
+        record_event(ext["event_engine"], event)
     # Committed already: whatever fails now, the fan still gets the answer. A lost job is
     # repaired by the next trigger (jobs are idempotent; what they deliver stays pending).
     try:
@@ -155,9 +159,23 @@ def touched(db) -> bool:
     return bool(db.info.get(TOUCHED_DB))
 
 
+# One statement object for every event row: its compiled form is cached once per process.
+EVENT_INSERT = insert(Event)
+
+
 def record_event(engine, fields: dict) -> None:
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(insert(Event).values(fields))
+    """The event row in one autocommit statement, on an engine without pre-ping: a pooled
+    connection the server ended (a restart) fails the insert before it runs, and the insert is
+    tried once more on a fresh connection (SQLAlchemy has invalidated the pool's older ones)."""
+    for last in (False, True):
+        try:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(EVENT_INSERT, fields)
+            return
+        except DBAPIError as exc:
+            if last or not exc.connection_invalidated:
+                raise
+            log.warning("event insert found its connection ended; trying a fresh one")
 
 
 def known_fan(db, account: Account, openid: str, facts) -> Fan:

@@ -113,6 +113,7 @@ class PushGate:
         self.facts = FanFacts()
         self.keywords = KeywordCache()
         self.checked: tuple[int, int | None] | None = None    # (fan id, member id) found quiet
+        self.own_bumps = 0      # the checking session's own bumps of the facts' gen (bot/facts.py)
 
     def enter(self, push_kind: str, now: float) -> bool:
         """True for the first delivery of this push (then `locked` says if the lock is ours)."""
@@ -179,7 +180,7 @@ class PushGate:
         rows = self.keywords.fresh
         released = _run(self.redis, CLOSE, 5, self.conv_key, self.lock_key, self.facts_key, self.keywords_key, self.seen_key,
             action, body, keys.CONVERSATION_TTL, self.token if self.locked else "",
-            self.facts.gen, fan, member, self.facts.staff_epoch, keys.FACTS_TTL,
+            str(int(self.facts.gen) + self.own_bumps), fan, member, self.facts.staff_epoch, keys.FACTS_TTL,
             self.keywords.gen, json.dumps(rows, ensure_ascii=False) if rows is not None else "",
             keys.KEYWORDS_TTL, "forget" if reply is None else "remember", reply or "", keys.SEEN_TTL)
         return bool(released) or not self.locked

@@ -4,12 +4,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 
-def make_engine(url: str, write_lock_up_front: bool = True) -> Engine:
+def make_engine(url: str, write_lock_up_front: bool = True, pre_ping: bool = True,
+                pool_size: int = 10) -> Engine:
     """An engine for `url`; SQLite gets the settings that make concurrent writers safe. Bound
     values stay out of error messages (they hold message text, openids, later phone numbers).
-    `write_lock_up_front=False` is for readers that must never block writers (test probes)."""
+    `write_lock_up_front=False` is for readers that must never block writers (test probes).
+    `pre_ping=False` saves a round trip per checkout; its user retries a statement on a
+    connection the server had ended (bot/pipeline.record_event)."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+        return create_engine(url, pool_pre_ping=pre_ping, pool_size=pool_size, max_overflow=2 * pool_size,
+                             hide_parameters=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15},
                            hide_parameters=True)
 

@@ -132,6 +132,7 @@ def app(request, database_url, redis, clock):
     with served_over_http(app, port) if port else nullcontext():
         yield app
     empty_tables(app.extensions["engine"])
+    app.extensions["event_engine"].dispose()
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 A Redis round trip is one command sent by the client, or one pipeline executed (however many
 commands it carries), or one script call. An SQL round trip is one statement the driver
 executes, plus every BEGIN and COMMIT/ROLLBACK the session sends (each is its own round trip to
-PostgreSQL).
+PostgreSQL), plus the pre-ping of a pool that pings on checkout.
 """
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,13 +75,22 @@ def counting(monkeypatch, app):
 
     listeners = [("before_cursor_execute", statement), ("begin", transaction("BEGIN")),
                  ("commit", transaction("COMMIT")), ("rollback", transaction("ROLLBACK"))]
-    for name, fn in listeners:
-        event.listen(engine, name, fn)
+    engines = {engine, app.extensions["event_engine"]}
+
+    def ping(dbapi_conn, record, proxy):
+        if serving:
+            cost.sql.append("(pre-ping)")
+
+    hooks = [(e, name, fn) for e in engines for name, fn in listeners]
+    # A pool that pre-pings sends one more round trip on every checkout.
+    hooks += [(e.pool, "checkout", ping) for e in engines if e.pool._pre_ping]
+    for target, name, fn in hooks:
+        event.listen(target, name, fn)
     try:
         yield cost
     finally:
-        for name, fn in listeners:
-            event.remove(engine, name, fn)
+        for target, name, fn in hooks:
+            event.remove(target, name, fn)
         monkeypatch.undo()
 
 

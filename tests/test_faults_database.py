@@ -38,6 +38,18 @@ def test_every_connection_ended_between_pushes_the_next_push_is_served(app, engi
         assert s.scalar(select(func.count()).select_from(Event)) == 2
 
 
+def test_every_connection_ended_before_a_known_fans_common_push_it_is_served_and_recorded_once(
+        app, engine, wx):
+    """The common push's event row goes out on a pool without pre-ping: the insert finds its
+    connection ended, is tried once more on a fresh one, and the fan notices nothing."""
+    assert wx.text("你好") == FALLBACK          # the fan row is made and checked quiet
+    assert wx.text("在吗") == FALLBACK          # the common path: its pool holds a connection now
+    assert drop_every_connection(engine) >= 1
+    assert wx.text("还在吗") == FALLBACK and wx.last.status == 200
+    with app.extensions["db"]() as s:
+        assert s.scalar(select(func.count()).select_from(Event)) == 3
+
+
 def test_the_connection_ended_in_the_middle_of_a_push_gets_the_apology_and_stores_no_half(app, wx, dropped):
     """The server goes away as the push writes the fan: the fan gets the apology (200, never a
     500 that WeChat retries into a duplicate), the failed push is recorded on a fresh

@@ -44,7 +44,8 @@ def app() -> Flask:
 
 def _after_fork() -> None:
     if _process_app is not None:
-        _process_app.extensions["engine"].dispose(close=False)
+        for engine in {_process_app.extensions["engine"], _process_app.extensions["event_engine"]}:
+            engine.dispose(close=False)
 
 
 os.register_at_fork(after_in_child=_after_fork)
