@@ -51,7 +51,7 @@ def parse_args(argv):
     p.add_argument("--factor", type=float, default=3.0, help="times the sustained rate (3)")
     p.add_argument("--seconds", type=int, default=60, help="length of the burst (60)")
     p.add_argument("--web-workers", type=int, default=2, help="gunicorn -w (2)")
-    p.add_argument("--job-workers", type=int, default=1, help="rq workers (1)")
+    p.add_argument("--job-workers", type=int, default=2, help="rq workers (2)")
     p.add_argument("--drain", type=int, default=600, help="seconds to wait for the queues afterwards (600)")
     return p.parse_args(argv)
 
@@ -170,7 +170,7 @@ def main(argv=None) -> int:
               f"max {latencies[-1] * 1000:.0f} ms; over 5 s: {late}", flush=True)
 
         drain_from = time.monotonic()
-        while store.queued_jobs() and time.monotonic() - drain_from < args.drain:
+        while store.unfinished() and time.monotonic() - drain_from < args.drain:
             time.sleep(1)
         drained = time.monotonic() - drain_from
         rows, distinct = store.events()
@@ -187,8 +187,8 @@ def main(argv=None) -> int:
             problems.append(f"event table: {rows} rows, {distinct} MsgIds for {len(answers)} pushes")
         if outbound.get("sent", 0) < acknowledged or set(outbound) - {"sent"}:
             problems.append(f"{acknowledged} pushes acknowledged without a reply; outbound rows {outbound}")
-        if store.queued_jobs():
-            problems.append(f"{store.queued_jobs()} jobs still queued {args.drain} s after the burst")
+        if store.unfinished():
+            problems.append(f"{store.unfinished()} jobs or deferred pushes still waiting {args.drain} s after the burst")
         if failed_jobs(redis):
             problems.append(f"{failed_jobs(redis)} failed jobs")
     report = dict(args=vars(args), sustained_rps=sustained, rate=rate, pushes=len(answers), seconds=took,

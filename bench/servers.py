@@ -109,7 +109,7 @@ class Store:
             self.redis.flushdb()
             tables = "event, fan, outbound_message"
         else:
-            for pattern in ("seen:*", "conv:*", "lock:*", "cswin:*", "rq:*"):
+            for pattern in ("seen:*", "conv:*", "lock:*", "cswin:*", "rq:*", "deferred:*", "deferred-asked:*"):
                 batch = list(self.redis.scan_iter(pattern, count=1000))
                 for start in range(0, len(batch), 1000):
                     self.redis.delete(*batch[start:start + 1000])
@@ -131,6 +131,10 @@ class Store:
 
     def queued_jobs(self) -> int:
         return sum(self.redis.llen(k) for k in self.redis.scan_iter("rq:queue:*") if self.redis.type(k) == b"list")
+
+    def unfinished(self) -> int:
+        """Queued jobs, plus pushes waiting in the deferred streams for a finisher (bot/hand_off.py)."""
+        return self.queued_jobs() + sum(self.redis.xlen(k) for k in self.redis.scan_iter("deferred:*"))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -214,3 +214,15 @@ KEYWORDS_TTL = 24 * 3600
 def keyword_list(account_id: int) -> str:
     """Hash: gen (bumped by every keyword write), checked, rows (JSON [[keyword, match, reply]])."""
     return f"keywords:{account_id}"
+
+
+# --- pushes acknowledged late (bot/overload.py) --------------------------------------------------
+def deferred_pushes(account: str) -> str:
+    """Stream of the account's pushes acknowledged without an answer, each `xml`, read by the
+    consumer group of its finishers (workers/pushes.py); entries are deleted once finished."""
+    return f"deferred:{account}"
+
+
+def finisher_asked(account: str, slot: int) -> str:
+    """Set while a finisher run for this slot is queued and not yet started (COALESCE_TTL_S)."""
+    return f"deferred-asked:{account}:{slot}"

@@ -4,7 +4,7 @@ dedup, CS window, fan lock, conversation and cached facts in one Redis script (b
 → one transaction (fan, dispatch, event row, passive reply), opened only when a handler
 touches the database; else the event row in one autocommit statement → flush jobs → save the
 conversation, release the lock, cache the reply in one more script. Too late or lock held:
-acknowledged, finished by a worker (defer, bot/overload.py).
+acknowledged, handed to the finishers in one script (bot/hand_off.py, bot/overload.py).
 A handler that raises: roll back, keep the old conversation, drop its jobs, record the push
 as failed, apologise. Nothing here calls WeChat.
 """
@@ -19,11 +19,12 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from bot.capabilities import for_account
 from bot.context import Ctx
-from bot.jobs import JobBuffer, JobSpec
+from bot.hand_off import defer_claimed, defer_late
+from bot.jobs import JobBuffer
 from bot.facts import TOUCHED_DB, own_bumps, quiet_in_db
 from bot.outbound import SILENT_KINDS, Outbox, settle_reply
 from bot.protocol import fingerprint, kind, raw, render_news, render_text, render_transfer
-from bot.push_gate import PushGate
+from bot.push_gate import PushGate, first_seen_of
 from bot.sessions import ConvState, Dedup
 from models import Account, Event, Fan
 
@@ -33,10 +34,6 @@ APOLOGY = "抱歉，刚才没有处理好，请稍后再试。"
 # A repeat waits this long for the first delivery's reply; WeChat gives each delivery 5 s.
 REPLAY_WAIT = 3.0
 FAN_LOCK_WAIT = 3.0
-# A push that cannot be answered in time is finished by this job (bot/overload.py); rq
-# retries it while the fan's earlier push still runs (each try waits for the lock itself).
-FINISH_JOB = "workers.pushes.finish_push"
-FINISH_RETRY = (1, 5, 15)
 _HEADER = {"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "EventKey", "Encrypt"}
 
 
@@ -50,32 +47,28 @@ def handle_push(app: Flask, account: Account, msg, received: float | None = None
     received = time.monotonic() if received is None else received
     ext = app.extensions
     redis, openid = ext["redis"], msg.source
+    if app.config["DEFER_AFTER_S"] <= time.monotonic() - received:
+        # Too late for a passive reply: claimed and handed off in one script, nothing else.
+        first_seen = defer_late(app, account, msg, kind(msg), xml, account_json)
+        return "" if first_seen is None else answer_repeat(redis, account, msg, first_seen_of(first_seen))
     gate = PushGate(redis, account, openid, fingerprint(msg), account_json)
     # WeChat opened the person's customer-service window whatever we make of the push.
     if not gate.enter(kind(msg), ext["clock"].timestamp()):
-        replay = gate.first_seen
-        if replay is None:
-            replay = Dedup(redis, account.slug, fingerprint(msg)).replay(REPLAY_WAIT)
-        log.info("repeat push account=%s openid=%s replayed=%s", account.slug, openid, replay is not None)
-        return replay or ""
+        return answer_repeat(redis, account, msg, gate.first_seen)
     left = app.config["DEFER_AFTER_S"] - (time.monotonic() - received)
-    if left <= 0 or not (gate.locked or gate.wait_for_lock(min(FAN_LOCK_WAIT, left))):
-        return defer(app, gate, account, msg, xml)
+    if not (gate.locked or (left > 0 and gate.wait_for_lock(min(FAN_LOCK_WAIT, left)))):
+        defer_claimed(app, gate, account, msg, xml)
+        return ""
     return finish(app, account, msg, received, gate)
 
 
-def defer(app: Flask, gate: PushGate, account: Account, msg, xml: str | None) -> str:
-    """Acknowledge the push and queue its turn for a worker (bot/overload.py); "" (no reply)."""
-    if xml is None:
-        raise ValueError("a deferred push needs its XML")
-    gate.mark_deferred()
-    try:
-        app.extensions["jobs"].submit(JobSpec(FINISH_JOB, (account.slug, xml), queue="high", retry=FINISH_RETRY))
-    except Exception:
-        gate.forget()        # no job: let WeChat's next delivery run it instead
-        raise
-    log.warning("push deferred to a worker account=%s openid=%s", account.slug, msg.source)
-    return ""
+def answer_repeat(redis, account: Account, msg, first_seen: str | None) -> str:
+    """WeChat's retry of a push we have: the first delivery's reply, once it has one (§2)."""
+    replay = first_seen
+    if replay is None:
+        replay = Dedup(redis, account.slug, fingerprint(msg)).replay(REPLAY_WAIT)
+    log.info("repeat push account=%s openid=%s replayed=%s", account.slug, msg.source, replay is not None)
+    return replay or ""
 
 
 def finish(app: Flask, account: Account, msg, received: float, gate: PushGate, deferred: bool = False) -> str:

@@ -72,15 +72,33 @@ return {1, redis.call('GET', KEYS[2]) or '', redis.call('HGETALL', KEYS[3]), red
         redis.call('HGETALL', KEYS[5])}
 """
 KEEP = "keep"
-_SHA = {script: sha1(script.encode()).hexdigest() for script in (OPEN, CLOSE, RESUME)}
+_SHA: dict[str, str] = {}
 
 
 def _run(redis: Redis, script: str, numkeys: int, *args):
     """EVALSHA, loading the script on first use by this Redis (one round trip once it is known)."""
+    sha = _SHA.get(script) or _SHA.setdefault(script, sha1(script.encode()).hexdigest())
     try:
-        return redis.evalsha(_SHA[script], numkeys, *args)
+        return redis.evalsha(sha, numkeys, *args)
     except NoScriptError:
         return redis.eval(script, numkeys, *args)
+
+
+def run_script(redis: Redis, script: str, script_keys: list, args: list):
+    """A script of the push's Redis work in one round trip (see _run)."""
+    return _run(redis, script, len(script_keys), *script_keys, *args)
+
+
+def window_args(push_kind: str, now: float) -> tuple[str, str]:
+    """(window, until) the push reopens: a message's 48 h, an event's minute, or none (§4.7)."""
+    window = "msg" if push_kind in MESSAGE_KINDS else "evt" if push_kind in EVENT_KINDS else ""
+    return window, (repr(now + WINDOWS[window][1]) if window else "")
+
+
+def first_seen_of(value: bytes) -> str | None:
+    """What a repeat finds its first delivery left: None while it still runs (wait for its
+    reply), "" for no reply or a deferred push, else the reply."""
+    return None if value == PENDING else "" if value in (b"", DEFERRED) else value.decode()
 
 
 def _pairs(flat) -> dict[str, str]:
@@ -117,8 +135,7 @@ class PushGate:
 
     def enter(self, push_kind: str, now: float) -> bool:
         """True for the first delivery of this push (then `locked` says if the lock is ours)."""
-        window = "msg" if push_kind in MESSAGE_KINDS else "evt" if push_kind in EVENT_KINDS else ""
-        until = repr(now + WINDOWS[window][1]) if window else ""
+        window, until = window_args(push_kind, now)
         result = _run(self.redis, OPEN, 8, self.seen_key, self.window_key, self.lock_key, self.conv_key,
             self.facts_key, keys.staff_epoch(), self.keywords_key, self.account_key,
             PENDING, keys.SEEN_TTL, window, until, keys.CS_WINDOW_TTL, self.token, keys.FAN_LOCK_TTL * 1000,
@@ -126,9 +143,7 @@ class PushGate:
         if result[0] == -1:
             raise StaleAccount(self.account_key)
         if not result[0]:
-            value = result[1]
-            # None: the first delivery still runs (wait for its reply); "" for none, or deferred.
-            self.first_seen = None if value == PENDING else "" if value in (b"", DEFERRED) else value.decode()
+            self.first_seen = first_seen_of(result[1])
             return False
         self.locked = bool(result[1])
         self._read(*result[2:])

@@ -1,15 +1,18 @@
-"""No push lost under overload (bot/overload.py): a push that cannot be answered in time (the
-fan's lock held past the wait, or a long wait in a queue before it reached us) is acknowledged
-at once and finished by a worker, whose answer reaches the fan as a customer-service message
-(WECHAT-PLATFORM.md §2: WeChat is not documented to retry a 503; §4.7: the push opened the
-window). Exactly once, however often WeChat retries and however often the job runs."""
+"""No push lost under overload (bot/hand_off.py, bot/overload.py): a push that cannot be
+answered in time (the fan's lock held past the wait, or a long wait in a queue before it reached
+us) is acknowledged at once, in one Redis script, and finished by a worker, whose answer reaches
+the fan as a customer-service message (WECHAT-PLATFORM.md §2: WeChat is not documented to retry
+a 503; §4.7: the push opened the window). Exactly once, however often WeChat retries, however
+often a finisher runs, and when a finisher is killed holding its batch."""
 import time
 
 from outbound_support import custom_texts
 from sqlalchemy import select
 
-from bot import keys, pipeline
-from bot.pipeline import FINISH_JOB
+from cost_support import counting
+
+from bot import keys, overload, pipeline
+from bot.hand_off import FINISH_JOB, FINISHER_GROUP
 from handlers.common import FALLBACK
 from models import Event, KeywordReply
 from models.keyword import EXACT
@@ -54,19 +57,65 @@ def test_a_fan_whose_lock_is_held_is_acknowledged_then_answered_by_customer_serv
     assert custom_texts(world, wx) == [FALLBACK] and event_count(db) == 2
 
 
-def test_the_job_run_twice_runs_the_turn_once(app, wx, world, jobs, db, monkeypatch, clock):
+def deferred_xml(app, account) -> list[str]:
+    stream = app.extensions["redis"].xrange(keys.deferred_pushes(account.slug))
+    return [fields[b"xml"].decode() for _, fields in stream]
+
+
+def test_a_push_finished_twice_runs_its_turn_once(app, wx, world, jobs, db, monkeypatch, clock):
     monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
     following(wx, clock, jobs)
     held = hold_lock(app, wx)
     wx.text("你好")
     held.release()
-    [job] = [job for q in jobs.queues for job in q.jobs]
-    from workers.pushes import finish_push
+    [xml] = deferred_xml(app, wx.account)
     with app.app_context():
-        finish_push(*job.args)
-        finish_push(*job.args)
+        overload.finish_deferred(app, wx.account.slug, xml)
+        overload.finish_deferred(app, wx.account.slug, xml)
     jobs.run_all()
     assert custom_texts(world, wx) == [FALLBACK] and event_count(db) == 2
+
+
+def test_a_finisher_killed_holding_its_batch_leaves_it_to_the_next_run(app, wx, world, jobs, db,
+                                                                       monkeypatch, clock):
+    """The killed run had read the entry (it is pending with that consumer) and never finished
+    it: the next run takes it back once it is ABANDONED_MS old, and the fan hears once."""
+    monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
+    following(wx, clock, jobs)
+    held = hold_lock(app, wx)
+    wx.text("你好")
+    held.release()
+    redis, stream = app.extensions["redis"], keys.deferred_pushes(wx.account.slug)
+    assert redis.xreadgroup(FINISHER_GROUP, "killed-run", {stream: ">"}, count=10)
+    jobs.run_all()                                     # too soon: the entry is not abandoned yet
+    assert custom_texts(world, wx) == [] and redis.xlen(stream) == 1
+    monkeypatch.setattr(overload, "ABANDONED_MS", 0)
+    from workers.pushes import finish_deferred_pushes
+    with app.app_context():
+        assert finish_deferred_pushes(wx.account.slug, 0) == 1
+    jobs.run_all()
+    assert custom_texts(world, wx) == [FALLBACK] and event_count(db) == 2 and redis.xlen(stream) == 0
+
+
+def test_a_late_push_is_handed_off_in_one_round_trip(app, wx, jobs, monkeypatch, clock):
+    """Under a burst the hand-off is the whole cost of a late push: one script (claim, window,
+    stream, the finisher's flag) and, only for the first of a backlog, the finisher's job."""
+    following(wx, clock, jobs)
+    wx.text("你好")                                    # the process's account copy, scripts known
+    clock.advance(seconds=1)
+    on_time, app.config["DEFER_AFTER_S"] = app.config["DEFER_AFTER_S"], 0    # every push is late
+    try:
+        with counting(monkeypatch, app) as first:
+            assert wx.text("第一条") is None
+        clock.advance(seconds=1)
+        with counting(monkeypatch, app) as second:
+            assert wx.text("第二条") is None
+    finally:
+        app.config["DEFER_AFTER_S"] = on_time
+    assert first.sql == second.sql == []
+    assert len(second.redis) == 1, second              # a finisher is asked for already
+    assert jobs.queued() == [FINISH_JOB]
+    jobs.run_all()
 
 
 def test_a_push_that_waited_too_long_before_us_is_finished_by_a_worker_in_safe_mode(
@@ -87,23 +136,40 @@ def test_a_push_that_waited_too_long_before_us_is_finished_by_a_worker_in_safe_m
 
 
 def test_a_worker_that_still_finds_the_lock_held_tries_again_later(app, wx, world, jobs, monkeypatch, clock):
-    from bot import overload
+    """The entry goes to the back of the stream; a run that spends its budget asks for its
+    successor, which finishes it once the lock is free."""
     monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
     monkeypatch.setattr(overload, "WORKER_LOCK_WAIT", 0.1)
+    monkeypatch.setattr(overload, "RUN_BUDGET_S", 0.5)
     following(wx, clock, jobs)
     held = hold_lock(app, wx)
     wx.text("你好")
-    [job] = [job for q in jobs.queues for job in q.jobs]
-    from workers.pushes import finish_push
+    from workers.pushes import finish_deferred_pushes
     with app.app_context():
-        try:
-            finish_push(*job.args)
-        except overload.StillBusy:
-            pass
-        else:
-            raise AssertionError("the job ran without the fan lock")
-        held.release()
-        finish_push(*job.args)                         # rq's retry
+        assert finish_deferred_pushes(wx.account.slug, 0) == 0
+    assert custom_texts(world, wx) == [] and len(deferred_xml(app, wx.account)) == 1
+    assert jobs.queued() == [FINISH_JOB, FINISH_JOB]    # the first hand-off's, and the successor
+    held.release()
+    jobs.run_all()
+    assert custom_texts(world, wx) == [FALLBACK] and deferred_xml(app, wx.account) == []
+
+
+def test_the_sweep_asks_for_a_finisher_of_a_stream_left_waiting(app, wx, world, jobs, monkeypatch, clock):
+    """Its finisher was never queued (Redis failed between the hand-off and the enqueue): the
+    sweep finds the oldest entry waiting past STALLED_AFTER_S and asks for one."""
+    from workers import pushes
+    monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
+    following(wx, clock, jobs)
+    held = hold_lock(app, wx)
+    monkeypatch.setattr("bot.hand_off.ask_finishers", lambda *args: None)
+    wx.text("你好")
+    monkeypatch.undo()
+    held.release()
+    assert jobs.queued() == []
+    with app.app_context():
+        assert pushes.sweep_deferred() == 0               # not waiting long enough yet
+        monkeypatch.setattr(pushes, "STALLED_AFTER_S", 0)
+        assert pushes.sweep_deferred() == 1
     jobs.run_all()
     assert custom_texts(world, wx) == [FALLBACK]
 

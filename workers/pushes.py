@@ -1,11 +1,55 @@
-"""Finishing pushes the webhook acknowledged without an answer (bot/overload.py)."""
-from bot.overload import finish_deferred
+"""Finishing pushes the webhook acknowledged without an answer (bot/hand_off.py, bot/overload.py)."""
+import logging
+import os
+import socket
+
+from bot import keys
+from bot.hand_off import ask_finishers
+from bot.jobs import COALESCE_TTL_S
+from bot.overload import finish_deferred, finish_stream
 from workers import runtime
+
+log = logging.getLogger(__name__)
+
+# A stream whose oldest entry is this old has no finisher running for it (each run takes the
+# oldest first and a run lasts at most bot/overload.RUN_BUDGET_S): the sweep asks for one.
+STALLED_AFTER_S = 60
+
+
+def finish_deferred_pushes(slug: str, slot: int) -> int:
+    """One finisher run over the account's deferred pushes; their answers leave by the outbound
+    policy. Safe to run twice and side by side: the consumer group hands each entry to one run,
+    and only the first claim of a push runs it."""
+    flask_app = runtime.app()
+    with flask_app.app_context():
+        return finish_stream(flask_app, slug, slot, f"{socket.gethostname()}-{os.getpid()}-{slot}")
+
+
+def sweep_deferred() -> int:
+    """Ask for a finisher for every stream whose oldest push waited past STALLED_AFTER_S: its
+    run was never queued (Redis failed between the hand-off and the enqueue) or was killed."""
+    flask_app = runtime.app()
+    redis, now_ms, asked = flask_app.extensions["redis"], int(redis_time_ms(flask_app)), 0
+    for stream in redis.scan_iter(match=keys.deferred_pushes("*"), count=1000):
+        oldest = redis.xrange(stream, count=1)
+        if not oldest or now_ms - int(oldest[0][0].split(b"-")[0]) < STALLED_AFTER_S * 1000:
+            continue
+        slug = stream.decode().split(":", 1)[1]
+        redis.set(keys.finisher_asked(slug, 0), 1, ex=COALESCE_TTL_S)
+        ask_finishers(flask_app, slug, [0])
+        log.warning("sweep: asked for a finisher of %s's deferred pushes", slug)
+        asked += 1
+    return asked
+
+
+def redis_time_ms(flask_app) -> float:
+    """Redis's clock, the one stream ids are stamped with."""
+    seconds, micros = flask_app.extensions["redis"].time()
+    return seconds * 1000 + micros / 1000
 
 
 def finish_push(slug: str, xml: str) -> None:
-    """Run the turn of a deferred push; its answer leaves by the outbound policy. Safe to run
-    twice: only the first claim of the push runs it."""
+    """A push deferred by an earlier version (one rq job per push), still queued at an upgrade."""
     flask_app = runtime.app()
     with flask_app.app_context():
         finish_deferred(flask_app, slug, xml)

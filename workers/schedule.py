@@ -11,7 +11,7 @@ by the cron job to a job of its own that rq retries (each run pays only what is 
 from rq import cron
 
 from bot.jobs import JobSpec
-from workers import cs, messaging, tag_rules
+from workers import cs, messaging, pushes, tag_rules
 from workers.runtime import app
 
 # After a worker died in the middle: a minute, five, a quarter of an hour (all within the day).
@@ -42,6 +42,8 @@ _points("compute_stages", cron="15 3 * * *")
 cron.register(cs.sweep, "high", interval=60)
 # Deliveries whose job was lost (Redis down when it was queued): asked for again.
 cron.register(messaging.sweep_pending, "default", interval=300)
+# Deferred pushes whose finisher was never queued or was killed: a finisher asked for.
+cron.register(pushes.sweep_deferred, "high", interval=60)
 # Automatic tag rules: hourly, each rule when its `every` has passed (workers/tag_rules.py);
 # incremental by watermark, so the next hour's run is its retry.
 cron.register(tag_rules.evaluate_due, "low", interval=3600)
