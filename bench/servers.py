@@ -130,11 +130,12 @@ class Store:
             time.sleep(0.1)
 
     def queued_jobs(self) -> int:
-        return sum(self.redis.llen(k) for k in self.redis.scan_iter("rq:queue:*") if self.redis.type(k) == b"list")
+        return sum(self.redis.llen(k) for k in self.redis.scan_iter("rq:queue:*", count=10_000)
+                   if self.redis.type(k) == b"list")
 
     def unfinished(self) -> int:
         """Queued jobs, plus pushes waiting in the deferred streams for a finisher (bot/hand_off.py)."""
-        return self.queued_jobs() + sum(self.redis.xlen(k) for k in self.redis.scan_iter("deferred:*"))
+        return self.queued_jobs() + sum(self.redis.xlen(k) for k in self.redis.scan_iter("deferred:*", count=10_000))
 
     def close(self) -> None:
         self.engine.dispose()

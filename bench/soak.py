@@ -74,10 +74,11 @@ def rss_mb(pid: int) -> float:
         return 0.0
 
 
-def start_workers(count: int) -> list[subprocess.Popen]:
+def start_workers(count: int, nice: int = 0) -> list[subprocess.Popen]:
+    """`count` rq workers (the first with the scheduler) and rq's cron, at `nice` (0: as we are)."""
     log = open(OUT / "soak-workers.log", "wb")
-    cmd = [sys.executable, "-m", "rq.cli", "worker", "-w", "workers.runtime.AppWorker", "--url", REDIS_URL,
-           "high", "default", "low"]
+    cmd = [*(["nice", "-n", str(nice)] if nice else []), sys.executable, "-m", "rq.cli", "worker", "-w",
+           "workers.runtime.AppWorker", "--url", REDIS_URL, "high", "default", "low"]
     procs = [subprocess.Popen(cmd + (["--with-scheduler"] if i == 0 else []), cwd=ROOT, env=app_env(),
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
              for i in range(count)]

@@ -61,7 +61,7 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "SERVICE_ACCOUNT": env.get("SERVICE_ACCOUNT") or None,
         # Past this (the lock wait included) a push is acknowledged and finished by a worker
         # (bot/overload.py): a passive reply started later could miss WeChat's 5 s (§2).
-        "DEFER_AFTER_S": 2.0,
+        "DEFER_AFTER_S": float(env.get("DEFER_AFTER_S") or 2.0),
         # WeChat answers a body over 1 MB never; anything larger is not from WeChat.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }

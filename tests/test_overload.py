@@ -118,6 +118,25 @@ def test_a_late_push_is_handed_off_in_one_round_trip(app, wx, jobs, monkeypatch,
     jobs.run_all()
 
 
+def test_a_backlog_asks_for_more_finishers_and_they_share_it(app, phone, world, jobs, monkeypatch, clock):
+    """One finisher per BACKLOG_PER_FINISHER waiting, at most FINISHERS: every push is finished
+    once, whichever run took it."""
+    from bot import hand_off
+    monkeypatch.setattr(hand_off, "BACKLOG_PER_FINISHER", 2)
+    fans = [phone(name) for name in ("alice", "bob", "carol", "dave", "erin", "frank", "grace")]
+    for fan in fans:
+        following(fan, clock, jobs)
+    on_time, app.config["DEFER_AFTER_S"] = app.config["DEFER_AFTER_S"], 0    # every push is late
+    try:
+        for fan in fans:
+            assert fan.text("你好") is None
+    finally:
+        app.config["DEFER_AFTER_S"] = on_time
+    assert jobs.queued() == [FINISH_JOB] * hand_off.FINISHERS
+    jobs.run_all()
+    assert [custom_texts(world, fan) for fan in fans] == [[FALLBACK]] * len(fans)
+
+
 def test_a_push_that_waited_too_long_before_us_is_finished_by_a_worker_in_safe_mode(
         app, phone, world, jobs, db, account, clock):
     db.add(KeywordReply(account_id=account.id, keyword="营业时间", match=EXACT, reply="每天 9:00-18:00"))
