@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
+from pathlib import Path
 from urllib.parse import urlencode
 
 import psutil
@@ -85,7 +86,19 @@ def start_workers(count: int, nice: int = 0) -> list[subprocess.Popen]:
     procs.append(subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "workers.schedule", "--url", REDIS_URL],
                                   cwd=ROOT, env=app_env(), stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True))
+    if nice:
+        for proc in procs:
+            lower_session_priority(proc.pid, nice)
     return procs
+
+
+def lower_session_priority(pid: int, nice: int) -> None:
+    """Each worker has a session of its own, and Linux's autogroup scheduling shares the CPU
+    between sessions before nice counts inside one: the session's own nice is what yields."""
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+    except OSError:          # no autogroup (a kernel without it, or sched_autogroup_enabled=0)
+        pass
 
 
 def stop(procs: list[subprocess.Popen]) -> None:

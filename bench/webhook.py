@@ -72,8 +72,8 @@ def parse_args(argv):
     p.add_argument("--duration", type=int, default=10, help="seconds of load per scenario (10)")
     p.add_argument("--connections", type=int, default=16, help="wrk -c (16)")
     p.add_argument("--threads", type=int, default=2, help="wrk -t (2)")
-    # Two a core: a sync worker waiting on Redis or PostgreSQL leaves its core to another (the
-    # echo robot waits on nothing, and is no faster with more).
+    # Two a core, for both: a sync worker waiting on a socket (wrk's, Redis's, PostgreSQL's)
+    # leaves its core to another.
     p.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 2), help="gunicorn -w (2 x cores)")
     p.add_argument("--pushes", type=int, default=0,
                    help="distinct pushes per file (default: 2500 per second of duration)")
