@@ -318,7 +318,7 @@ def test_a_refund_of_growth_earned_before_the_window_takes_nothing_from_growth_i
 
 def test_the_cron_schedule_runs_the_points_jobs_and_the_cs_sweep(app, db, account, redis, jobs, clock):
     """§6 on rq's scheduler: workers/schedule.py registers the six jobs of workers/points.py and
-    the customer-service sweep (every minute on `high`) and the
+    the customer-service sweep and the deferred pushes' sweep (every minute on `high`) and the
     delivery sweep (every five minutes); each name resolves to that function.
     rq's cron has no retry, so each points job is fired through run_retried, which queues it with
     rq's Retry; run as a worker would, the birthday one pays."""
@@ -337,6 +337,7 @@ def test_the_cron_schedule_runs_the_points_jobs_and_the_cs_sweep(app, db, accoun
         "workers.cs.sweep": ("high", None, 60),
         "workers.messaging.sweep_pending": ("default", None, 300),
         "workers.tag_rules.evaluate_due": ("low", None, 3600),
+        "workers.pushes.sweep_deferred": ("high", None, 60),
     }
     for name in registered:
         module = sys.modules[name.rsplit(".", 1)[0]]
