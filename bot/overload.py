@@ -114,8 +114,3 @@ def _take(redis: Redis, stream: str, consumer: str) -> list:
         return entries
     read = redis.xreadgroup(FINISHER_GROUP, consumer, {stream: ">"}, count=BATCH)
     return read[0][1] if read else []
-
-
-def waiting(redis: Redis, slug: str) -> int:
-    """How many of the account's deferred pushes are not finished yet."""
-    return redis.xlen(keys.deferred_pushes(slug))

@@ -193,6 +193,24 @@ def test_the_sweep_asks_for_a_finisher_of_a_stream_left_waiting(app, wx, world, 
     assert custom_texts(world, wx) == [FALLBACK]
 
 
+def test_the_sweep_forgets_the_consumers_of_failed_runs_once_nothing_is_pending(app, wx, jobs, monkeypatch,
+                                                                                clock):
+    from workers import pushes
+    monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
+    following(wx, clock, jobs)
+    held = hold_lock(app, wx)
+    wx.text("你好")
+    held.release()
+    redis, stream = app.extensions["redis"], keys.deferred_pushes(wx.account.slug)
+    redis.xgroup_createconsumer(stream, FINISHER_GROUP, "failed-run")      # held nothing
+    assert redis.xreadgroup(FINISHER_GROUP, "killed-run", {stream: ">"}, count=10)   # holds one
+    monkeypatch.setattr(pushes, "ABANDONED_MS", 0)
+    time.sleep(0.01)
+    with app.app_context():
+        pushes.sweep_deferred()
+    assert [c["name"] for c in redis.xinfo_consumers(stream, FINISHER_GROUP)] == [b"killed-run"]
+
+
 def test_a_card_whose_passive_reply_is_gone_arrives_as_a_customer_service_news_message(
         app, wx, world, jobs, db, monkeypatch, clock):
     """商城 answers with a one-article card, which only a passive reply or a customer-service news

@@ -1,12 +1,13 @@
 """Finishing pushes the webhook acknowledged without an answer (bot/hand_off.py, bot/overload.py)."""
 import logging
 import os
+import secrets
 import socket
 
 from bot import keys
-from bot.hand_off import ask_finishers
+from bot.hand_off import FINISHER_GROUP, ask_finishers
 from bot.jobs import COALESCE_TTL_S
-from bot.overload import finish_deferred, finish_stream
+from bot.overload import ABANDONED_MS, finish_deferred, finish_stream
 from workers import runtime
 
 log = logging.getLogger(__name__)
@@ -22,15 +23,21 @@ def finish_deferred_pushes(slug: str, slot: int) -> int:
     and only the first claim of a push runs it."""
     flask_app = runtime.app()
     with flask_app.app_context():
-        return finish_stream(flask_app, slug, slot, f"{socket.gethostname()}-{os.getpid()}-{slot}")
+        # A consumer of its own: a run that fails keeps what it held, for a later run to take back.
+        consumer = f"{socket.gethostname()}-{os.getpid()}-{slot}-{secrets.token_hex(4)}"
+        return finish_stream(flask_app, slug, slot, consumer)
 
 
 def sweep_deferred() -> int:
     """Ask for a finisher for every stream whose oldest push waited past STALLED_AFTER_S: its
-    run was never queued (Redis failed between the hand-off and the enqueue) or was killed."""
+    run was never queued (Redis failed between the hand-off and the enqueue) or was killed.
+    How many it asked for."""
     flask_app = runtime.app()
-    redis, now_ms, asked = flask_app.extensions["redis"], int(redis_time_ms(flask_app)), 0
+    redis, asked = flask_app.extensions["redis"], 0
+    seconds, micros = redis.time()           # Redis's clock: the one stream ids are stamped with
+    now_ms = seconds * 1000 + micros // 1000
     for stream in redis.scan_iter(match=keys.deferred_pushes("*"), count=1000):
+        forget_idle_consumers(redis, stream)
         oldest = redis.xrange(stream, count=1)
         if not oldest or now_ms - int(oldest[0][0].split(b"-")[0]) < STALLED_AFTER_S * 1000:
             continue
@@ -42,10 +49,11 @@ def sweep_deferred() -> int:
     return asked
 
 
-def redis_time_ms(flask_app) -> float:
-    """Redis's clock, the one stream ids are stamped with."""
-    seconds, micros = flask_app.extensions["redis"].time()
-    return seconds * 1000 + micros / 1000
+def forget_idle_consumers(redis, stream) -> None:
+    """Consumers of failed runs, once a later run took back what they held (nothing pending)."""
+    for consumer in redis.xinfo_consumers(stream, FINISHER_GROUP):
+        if not consumer["pending"] and consumer["idle"] > 10 * ABANDONED_MS:
+            redis.xgroup_delconsumer(stream, FINISHER_GROUP, consumer["name"])
 
 
 def finish_push(slug: str, xml: str) -> None:
