@@ -32,6 +32,15 @@ def following(person, clock, jobs) -> None:
     clock.advance(minutes=2)
 
 
+def deferred_while_busy(app, person, clock, jobs, monkeypatch) -> None:
+    """A follower's 你好 that finds their lock held past the wait: acknowledged, handed off."""
+    monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
+    following(person, clock, jobs)
+    held = hold_lock(app, person)
+    person.text("你好")
+    held.release()
+
+
 def event_count(db) -> int:
     db.rollback()        # a fresh read (SQLite keeps a transaction's snapshot)
     return len(db.scalars(select(Event.id)).all())
@@ -63,11 +72,7 @@ def deferred_xml(app, account) -> list[str]:
 
 
 def test_a_push_finished_twice_runs_its_turn_once(app, wx, world, jobs, db, monkeypatch, clock):
-    monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
-    following(wx, clock, jobs)
-    held = hold_lock(app, wx)
-    wx.text("你好")
-    held.release()
+    deferred_while_busy(app, wx, clock, jobs, monkeypatch)
     [xml] = deferred_xml(app, wx.account)
     with app.app_context():
         overload.finish_deferred(app, wx.account.slug, xml)
@@ -80,11 +85,7 @@ def test_a_finisher_killed_holding_its_batch_leaves_it_to_the_next_run(app, wx, 
                                                                        monkeypatch, clock):
     """The killed run had read the entry (it is pending with that consumer) and never finished
     it: the next run takes it back once it is ABANDONED_MS old, and the fan hears once."""
-    monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
-    following(wx, clock, jobs)
-    held = hold_lock(app, wx)
-    wx.text("你好")
-    held.release()
+    deferred_while_busy(app, wx, clock, jobs, monkeypatch)
     redis, stream = app.extensions["redis"], keys.deferred_pushes(wx.account.slug)
     assert redis.xreadgroup(FINISHER_GROUP, "killed-run", {stream: ">"}, count=10)
     jobs.run_all()                                     # too soon: the entry is not abandoned yet
@@ -196,11 +197,7 @@ def test_the_sweep_asks_for_a_finisher_of_a_stream_left_waiting(app, wx, world, 
 def test_the_sweep_forgets_the_consumers_of_failed_runs_once_nothing_is_pending(app, wx, jobs, monkeypatch,
                                                                                 clock):
     from workers import pushes
-    monkeypatch.setattr(pipeline, "FAN_LOCK_WAIT", 0.1)
-    following(wx, clock, jobs)
-    held = hold_lock(app, wx)
-    wx.text("你好")
-    held.release()
+    deferred_while_busy(app, wx, clock, jobs, monkeypatch)
     redis, stream = app.extensions["redis"], keys.deferred_pushes(wx.account.slug)
     redis.xgroup_createconsumer(stream, FINISHER_GROUP, "failed-run")      # held nothing
     assert redis.xreadgroup(FINISHER_GROUP, "killed-run", {stream: ">"}, count=10)   # holds one
