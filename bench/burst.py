@@ -39,7 +39,7 @@ from bench.front import Front
 from bench.servers import (ACCOUNT, BENCH, DATABASE_URL, OUT, REDIS_URL, BenchError, Server, Store, app_env, ensure_wrk,
                            prepare_service)
 from bench.soak import failed_jobs, start_workers, stop
-from bench.webhook import GREETING_MSG_ID, run_wrk
+from bench.webhook import DEFERRED_LINE, GREETING_MSG_ID, run_wrk
 from bot.clock import Clock
 from bot.sandbox.phone import sandbox_openid
 from bot.sandbox.state import SandboxWeChat
@@ -163,7 +163,8 @@ def main(argv=None) -> int:
         drained = time.monotonic() - drain_from
         rows, distinct = store.events()
         outbound = outbound_counts(engine)
-        deferred_logged = web.log_since(log_from).count("push deferred to a worker")
+        deferred_logged = sum(int(late) + int(busy)
+                              for late, busy in DEFERRED_LINE.findall(web.log_since(log_from)))
         print(f"queues and streams drained in {drained:.0f} s; event rows {rows} ({distinct} MsgIds); "
               f"outbound {outbound}; deferred (server log) {deferred_logged}", flush=True)
 

@@ -13,6 +13,7 @@ to the expected reply. Results: a table on stdout and JSON in bench/out/. See be
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from bench.servers import (BENCH, DATABASE_URL, OUT, REDIS_URL, BenchError, Serv
 from handlers.common import FALLBACK
 
 LUA = BENCH / "webhook.lua"
+# bot/hand_off.DeferralLog's line: how many pushes were handed to a worker since its last one.
+DEFERRED_LINE = re.compile(r"pushes deferred to a worker: (\d+) late, (\d+) fan busy")
 SAMPLE_MSG_ID = 6_000_000_000_000_000_001    # outside every file's range
 GREETING_MSG_ID = 6_100_000_000_000_000_000  # the known fans' first pushes, outside them too
 
@@ -133,7 +136,7 @@ def verify(sc: Scenario, res: dict, msg_ids: list[int], server: Server, store: S
         log = server.log_since(log_from)
         res["replayed"] = log.count("replayed=True")
         res["replay_missed"] = log.count("replayed=False")
-        res["deferred"] = log.count("push deferred to a worker")
+        res["deferred"] = sum(int(late) + int(busy) for late, busy in DEFERRED_LINE.findall(log))
         if res["replay_missed"] or res["deferred"]:
             problems.append(f"{res['replay_missed']} repeats without a cached reply, "
                             f"{res['deferred']} pushes handed to a worker (fan busy or late)")

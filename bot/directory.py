@@ -23,7 +23,9 @@ from models import Account
 _FIELDS = [c.key for c in Account.__table__.columns if c.key != "created_at"]
 
 
-_LOCAL: dict[str, tuple[str, dict]] = {}     # slug -> (Redis's JSON, fields), this process's copies
+# slug -> (Redis's JSON, the detached row built from it), this process's copies. One row object
+# serves every push: it is only ever read, and merged into a session with load=False (a copy).
+_LOCAL: dict[str, tuple[str, Account]] = {}
 
 
 def account_by_slug(redis: Redis, sessions, slug: str) -> Account | None:
@@ -47,14 +49,15 @@ def read_account(redis: Redis, sessions, slug: str) -> tuple[Account | None, str
     if not fields:
         _LOCAL.pop(slug, None)
         return None, raw
-    _LOCAL[slug] = (raw, fields)
-    return _detached(fields), raw
+    account = _detached(fields)
+    _LOCAL[slug] = (raw, account)
+    return account, raw
 
 
 def local_account(slug: str) -> tuple[Account, str] | None:
     """This process's last copy and the JSON it was read from, unchecked (see the docstring)."""
     copy = _LOCAL.get(slug)
-    return (_detached(copy[1]), copy[0]) if copy else None
+    return (copy[1], copy[0]) if copy else None
 
 
 def forget(redis: Redis, slug: str) -> None:

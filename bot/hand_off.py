@@ -12,6 +12,8 @@ needs up to FINISHERS, each only if none is asked for already. Under a burst tha
 whole cost of a late push: no rq job per push; a finisher takes them by the batch.
 """
 import logging
+import time
+from collections import Counter
 
 from flask import Flask
 
@@ -28,6 +30,8 @@ FINISHER_GROUP = "finishers"
 # At most this many finishers per account at once; one more is asked for per this many waiting.
 FINISHERS = 4
 BACKLOG_PER_FINISHER = 50
+# The log says how many pushes were deferred at most once per this many seconds per process.
+LOG_EVERY_S = 10.0
 
 HAND_OFF = """
 if ARGV[1] == 'claim' then
@@ -70,14 +74,36 @@ def defer_late(app: Flask, account, msg, push_kind: str, xml: str | None, accoun
         raise StaleAccount(keys.account(account.slug))
     if not result[0]:
         return result[1]
-    log.warning("push deferred to a worker (late) account=%s openid=%s", account.slug, msg.source)
+    deferrals.note("late", account.slug, msg.source)
     return None
 
 
 def defer_claimed(app: Flask, gate: PushGate, account, msg, xml: str | None) -> None:
     """The push is ours (the gate claimed it) but the fan's lock stayed busy: hand it off."""
     _hand_off(app, account.slug, "handoff", gate.seen_key, xml)
-    log.warning("push deferred to a worker (fan busy) account=%s openid=%s", account.slug, msg.source)
+    deferrals.note("fan busy", account.slug, msg.source)
+
+
+class DeferralLog:
+    """A WARNING with the count of deferred pushes, at most once per LOG_EVERY_S (the first
+    deferral is logged at once), and each push at DEBUG: under a burst a line a push cost a
+    tenth of the hand-off and buried everything else in the log."""
+
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.last = float("-inf")
+
+    def note(self, reason: str, slug: str, openid: str) -> None:
+        log.debug("push deferred to a worker (%s) account=%s openid=%s", reason, slug, openid)
+        self.counts[reason] += 1
+        now = time.monotonic()
+        if now - self.last >= LOG_EVERY_S:
+            self.last, counts, self.counts = now, self.counts, Counter()
+            log.warning("pushes deferred to a worker: %d late, %d fan busy (since the last such line; "
+                        "last account=%s)", counts["late"], counts["fan busy"], slug)
+
+
+deferrals = DeferralLog()
 
 
 def _hand_off(app: Flask, slug: str, mode: str, seen_key: str, xml: str | None, window_key: str = "",
