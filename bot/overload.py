@@ -44,8 +44,9 @@ class StillBusy(Exception):
     """The fan's lock stayed held through the finisher's wait: the push waits its turn again."""
 
 
-def finish_deferred(app: Flask, slug: str, xml: str) -> None:
-    """The worker's half: claim the deferred push, wait for the fan lock, run the turn."""
+def finish_deferred(app: Flask, slug: str, xml: str, jobs=None) -> None:
+    """The worker's half: claim the deferred push, wait for the fan lock, run the turn (its
+    jobs to `jobs`, default the app's queue)."""
     ext = app.extensions
     account = account_by_slug(ext["redis"], ext["db"], slug)
     if account is None:
@@ -60,14 +61,15 @@ def finish_deferred(app: Flask, slug: str, xml: str) -> None:
         gate.mark_deferred()
         raise StillBusy(msg.source)
     # Long past any passive reply: nothing waiting is taken into one (run_turn, `received`).
-    finish(app, account, msg, received=time.monotonic() - 3600, gate=gate, deferred=True)
+    finish(app, account, msg, received=time.monotonic() - 3600, gate=gate, deferred=True, jobs=jobs)
 
 
-def finish_stream(app: Flask, slug: str, slot: int, consumer: str) -> int:
+def finish_stream(app: Flask, slug: str, slot: int, consumer: str, jobs=None) -> int:
     """One finisher run: take the account's deferred pushes by the batch (first those a killed
     finisher left, XAUTOCLAIM), finish each, then acknowledge and delete it. A push whose fan
     stays busy goes to the back of the stream. Stops when the stream is empty or after
-    RUN_BUDGET_S (then asks for its successor). How many pushes it finished."""
+    RUN_BUDGET_S (then asks for its successor). How many pushes it finished. `jobs`: where
+    the turns' jobs go (workers/pushes.py runs their deliveries in the run itself)."""
     redis = app.extensions["redis"]
     redis.delete(keys.finisher_asked(slug, slot))   # a push from now on asks for another run
     stream, done = keys.deferred_pushes(slug), 0
@@ -80,7 +82,7 @@ def finish_stream(app: Flask, slug: str, slot: int, consumer: str) -> int:
         for entry_id, fields in entries:
             xml = fields[b"xml"].decode()
             try:
-                finish_deferred(app, slug, xml)
+                finish_deferred(app, slug, xml, jobs)
                 done += 1
             except StillBusy:
                 redis.xadd(stream, {"xml": xml})      # its turn again, behind the others

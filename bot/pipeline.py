@@ -71,12 +71,14 @@ def answer_repeat(redis, account: Account, msg, first_seen: str | None) -> str:
     return replay or ""
 
 
-def finish(app: Flask, account: Account, msg, received: float, gate: PushGate, deferred: bool = False) -> str:
-    """Run the turn under the fan lock the gate holds, then close the gate (see PushGate.leave)."""
+def finish(app: Flask, account: Account, msg, received: float, gate: PushGate, deferred: bool = False,
+           jobs=None) -> str:
+    """Run the turn under the fan lock the gate holds, then close the gate (see PushGate.leave).
+    `jobs`: where the turn's jobs go after its commit (default: the app's queue)."""
     openid = msg.source
     conv: ConvState | None = None
     try:
-        reply, conv = run_turn(app, account, msg, received, gate, deferred)
+        reply, conv = run_turn(app, account, msg, received, gate, deferred, jobs)
     except Exception:
         # run_turn answers handler errors itself; this is the database or Redis failing around
         # them. The fan gets the apology (never a 500, never silence) and so do WeChat's retries.
@@ -93,7 +95,7 @@ def finish(app: Flask, account: Account, msg, received: float, gate: PushGate, d
 
 
 def run_turn(app: Flask, account: Account, msg, received: float, gate: PushGate,
-             deferred: bool = False) -> tuple[str, ConvState | None]:
+             deferred: bool = False, jobs=None) -> tuple[str, ConvState | None]:
     """(reply XML, the conversation to save: None keeps the stored one). `deferred`: the push
     was acknowledged already (bot/overload.py): nothing can be said in a passive reply."""
     ext = app.extensions
@@ -137,7 +139,7 @@ def run_turn(app: Flask, account: Account, msg, received: float, gate: PushGate,
     # Committed already: whatever fails now, the fan still gets the answer. A lost job is
     # repaired by the next trigger (jobs are idempotent; what they deliver stays pending).
     try:
-        buffer.flush(ext["jobs"])
+        buffer.flush(jobs or ext["jobs"])
     except Exception:
         log.exception("after-commit step failed (queueing jobs) account=%s openid=%s", slug, msg.source)
     if turn.transfer is not None:

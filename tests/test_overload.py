@@ -6,17 +6,21 @@ a 503; §4.7: the push opened the window). Exactly once, however often WeChat re
 often a finisher runs, and when a finisher is killed holding its batch."""
 import time
 
-from outbound_support import custom_texts
+from outbound_support import CUSTOM_SEND, custom_texts
 from sqlalchemy import select
 
 from cost_support import counting
 
 from bot import keys, overload, pipeline
 from bot.hand_off import FINISH_JOB, FINISHER_GROUP
+from workers.pushes import finish_deferred_pushes
 from handlers.common import FALLBACK
 from models import Event, KeywordReply
 from models.keyword import EXACT
 from tests.conftest import WELCOME
+
+
+DELIVER_JOB = "workers.messaging.deliver_pending"
 
 
 def hold_lock(app, wx):
@@ -81,6 +85,27 @@ def test_a_push_finished_twice_runs_its_turn_once(app, wx, world, jobs, db, monk
     assert custom_texts(world, wx) == [FALLBACK] and event_count(db) == 2
 
 
+def test_a_finisher_delivers_the_answer_itself_not_by_one_more_job(app, wx, world, jobs, monkeypatch, clock):
+    deferred_while_busy(app, wx, clock, jobs, monkeypatch)
+    with app.app_context():
+        assert finish_deferred_pushes(wx.account.slug, 0) == 1
+    assert custom_texts(world, wx) == [FALLBACK]
+    assert DELIVER_JOB not in jobs.queued()
+    jobs.run_all()
+    assert custom_texts(world, wx) == [FALLBACK]
+
+
+def test_wechat_busy_at_the_finishers_delivery_leaves_it_to_a_job_with_its_retries(
+        app, wx, world, jobs, monkeypatch, clock):
+    deferred_while_busy(app, wx, clock, jobs, monkeypatch)
+    world.fail_next(CUSTOM_SEND, -1, times=1, appid=wx.account.appid)      # -1: system busy (§5)
+    with app.app_context():
+        assert finish_deferred_pushes(wx.account.slug, 0) == 1
+    assert custom_texts(world, wx) == [] and DELIVER_JOB in jobs.queued()
+    jobs.run_all()
+    assert custom_texts(world, wx) == [FALLBACK]
+
+
 def test_a_finisher_killed_holding_its_batch_leaves_it_to_the_next_run(app, wx, world, jobs, db,
                                                                        monkeypatch, clock):
     """The killed run had read the entry (it is pending with that consumer) and never finished
@@ -91,7 +116,6 @@ def test_a_finisher_killed_holding_its_batch_leaves_it_to_the_next_run(app, wx, 
     jobs.run_all()                                     # too soon: the entry is not abandoned yet
     assert custom_texts(world, wx) == [] and redis.xlen(stream) == 1
     monkeypatch.setattr(overload, "ABANDONED_MS", 0)
-    from workers.pushes import finish_deferred_pushes
     with app.app_context():
         assert finish_deferred_pushes(wx.account.slug, 0) == 1
     jobs.run_all()
@@ -164,7 +188,6 @@ def test_a_worker_that_still_finds_the_lock_held_tries_again_later(app, wx, worl
     following(wx, clock, jobs)
     held = hold_lock(app, wx)
     wx.text("你好")
-    from workers.pushes import finish_deferred_pushes
     with app.app_context():
         assert finish_deferred_pushes(wx.account.slug, 0) == 0
     assert custom_texts(world, wx) == [] and len(deferred_xml(app, wx.account)) == 1

@@ -20,12 +20,13 @@ STALLED_AFTER_S = 60
 def finish_deferred_pushes(slug: str, slot: int) -> int:
     """One finisher run over the account's deferred pushes; their answers leave by the outbound
     policy. Safe to run twice and side by side: the consumer group hands each entry to one run,
-    and only the first claim of a push runs it."""
+    and only the first claim of a push runs it. Each answer is delivered by the run itself,
+    right after its turn commits (runtime.RunHere), not by one more job per push."""
     flask_app = runtime.app()
     with flask_app.app_context():
         # A consumer of its own: a run that fails keeps what it held, for a later run to take back.
         consumer = f"{socket.gethostname()}-{os.getpid()}-{slot}-{secrets.token_hex(4)}"
-        return finish_stream(flask_app, slug, slot, consumer)
+        return finish_stream(flask_app, slug, slot, consumer, runtime.RunHere(flask_app.extensions["jobs"]))
 
 
 def sweep_deferred() -> int:

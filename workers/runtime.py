@@ -12,8 +12,10 @@ job's timeout + 60 s) and retries it, and every job is safe to run twice.
 
 Production: `rq worker -w workers.runtime.AppWorker high default low --with-scheduler`.
 """
+import logging
 import os
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
@@ -25,11 +27,15 @@ from rq.worker import WorkerStatus
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.jobs import JOB_TIMEOUT_S, JobBuffer
+from bot.jobs import JOB_TIMEOUT_S, JobBuffer, JobQueue, JobSpec
 from bot.telling import tell_in_job
 from bot.wechat import Client, make_client
 
+log = logging.getLogger(__name__)
+
 _process_app: Flask | None = None   # this worker process's app, built once, never shared
+# Set while a job runs here, inside the job that asked for it (RunHere): never its last attempt.
+_RUNNING_HERE: ContextVar[bool] = ContextVar("job_running_here", default=False)
 
 
 def app() -> Flask:
@@ -111,9 +117,38 @@ class JobCtx:
                            cfg["WECHAT_HTTP_TIMEOUT"])
 
 
+class RunHere:
+    """The jobs a job asks for (handed over after its commit): a `high` one runs here at once,
+    the rest go to `jobs` as usual. A finisher (workers/pushes.py) delivers the answer it has
+    just committed this way: an rq job per push cost it about a quarter of finishing the push.
+    One that fails here goes to `jobs` with all its retries, as if it had not run (jobs are
+    safe to run twice); while it runs here it is never its last attempt (`last_attempt`)."""
+
+    def __init__(self, jobs: JobQueue):
+        self.jobs = jobs
+
+    def submit(self, spec: JobSpec) -> None:
+        if spec.queue != "high" or spec.coalesce:
+            self.jobs.submit(spec)
+            return
+        from rq.utils import import_attribute
+        running = _RUNNING_HERE.set(True)
+        try:
+            import_attribute(spec.func)(*spec.args)
+        except Exception:
+            log.warning("job failed where it was asked for func=%s; queued with its retries", spec.func,
+                        exc_info=True)
+            self.jobs.submit(spec)
+        finally:
+            _RUNNING_HERE.reset(running)
+
+
 def last_attempt() -> bool:
     """rq runs this job for the last time: a retryable failure must be told now, not retried.
-    Outside rq (the embedded mode's runner) the runner's own retries follow."""
+    Outside rq (the embedded mode's runner) the runner's own retries follow, and a job run
+    inside the one that asked for it (RunHere) has all of rq's still to come."""
+    if _RUNNING_HERE.get():
+        return False
     from rq import get_current_job
     current = get_current_job()
     return current is not None and not current.retries_left
