@@ -51,8 +51,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from bot.admin.api import mount as mount_admin_api
     mount_admin_api(app)
     register_pages(app)
-    from bot.late_ack import LateAck
-    app.wsgi_app = LateAck(app, app.wsgi_app)    # outermost: a late push needs none of Flask
+    from bot.fast_webhook import FastWebhook
+    app.wsgi_app = FastWebhook(app, app.wsgi_app)    # outermost: a push needs none of Flask
     if cfg["SANDBOX"]:
         from bot.sandbox.api import api_blueprint, oauth_blueprint
         app.register_blueprint(api_blueprint, url_prefix="/sandbox/api")

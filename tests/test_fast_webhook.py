@@ -1,6 +1,7 @@
-"""A push that waited past DEFER_AFTER_S before reaching us is acknowledged before Flask
-(bot/late_ack.py), and everything the layer cannot settle is Flask's, with the same outcome as
-before: the answer, the 403, the 400, the repeat's empty answer."""
+"""Pushes are answered in front of Flask (bot/fast_webhook.py): on time with their passive
+reply, late (past DEFER_AFTER_S in the front server's queue) with the empty answer and a
+worker's customer-service message; WeChat's retries as before. Whatever the layer cannot settle
+is Flask's, with the answer it always had: the 403, the 400, a process without its account copy."""
 import time
 
 import pytest
@@ -42,7 +43,7 @@ def follower(wx, clock, jobs):
     clock.advance(minutes=2)
 
 
-def test_a_late_text_is_acknowledged_without_flask_and_answered_by_customer_service(
+def test_a_late_text_is_acknowledged_in_front_of_flask_and_answered_by_customer_service(
         app, phone, world, jobs, clock, flask_calls):
     bob = phone("bob", mode="safe")
     follower(bob, clock, jobs)
@@ -60,10 +61,10 @@ def test_the_retry_of_a_late_push_gets_the_empty_answer_and_the_fan_one_answer(
     follower(wx, clock, jobs)
     world.user_event(wx.account.appid, wx.openid, "message")
     push = wx.xml({"MsgType": "text", "Content": "你好", "MsgId": 7_800_000_000_000_000_102})
-    assert post(app, wx, push, late()) == (200, b"success")
     flask_calls.clear()
-    assert post(app, wx, push, late(4)) == (200, b"success")   # the repeat: Flask's, as before
-    assert flask_calls == [f"/wechat/{wx.account.slug}"]
+    assert post(app, wx, push, late()) == (200, b"success")
+    assert post(app, wx, push, late(4)) == (200, b"success")   # WeChat's retry
+    assert flask_calls == []
     jobs.run_all()
     assert custom_texts(world, wx) == [FALLBACK]
 
@@ -98,12 +99,32 @@ def test_a_late_push_before_the_process_has_its_account_copy_is_handed_off_by_fl
     assert custom_texts(world, wx) == [FALLBACK]
 
 
-def test_a_push_on_time_goes_through_flask_and_gets_its_passive_reply(app, wx, jobs, clock, flask_calls):
-    follower(wx, clock, jobs)
+def test_a_push_on_time_gets_its_passive_reply_in_front_of_flask(app, phone, jobs, clock, flask_calls):
+    bob = phone("bob", mode="safe")
+    follower(bob, clock, jobs)
     flask_calls.clear()
-    push = wx.xml({"MsgType": "text", "Content": "你好", "MsgId": 7_800_000_000_000_000_105})
-    status, body = post(app, wx, push, late(0.5))
-    assert status == 200 and FALLBACK.encode() in body and len(flask_calls) == 1
+    assert bob.text("你好") == FALLBACK                  # decrypted from the sealed reply
+    push = bob.xml({"MsgType": "text", "Content": "你好", "MsgId": 7_800_000_000_000_000_105})
+    status, body = post(app, bob, push, late(0.5))
+    assert status == 200 and b"<Encrypt>" in body
+    assert flask_calls == []
+
+
+def test_the_handshake_and_other_pages_are_flasks(app, wx, flask_calls):
+    query, _ = wx.wrap("")
+    response = app.test_client().get(f"/wechat/{wx.account.slug}", query_string={**query, "echostr": "e1"})
+    assert (response.status_code, response.data) == (200, b"e1")
+    assert app.test_client().post("/wechat-not", data=b"x").status_code == 404
+    assert flask_calls == [f"/wechat/{wx.account.slug}", "/wechat-not"]
+
+
+def test_a_body_without_a_length_or_over_the_limit_gets_flasks_answer(app, wx, jobs, clock, flask_calls):
+    follower(wx, clock, jobs)
+    query, _ = wx.wrap("")
+    flask_calls.clear()
+    response = app.test_client().post(f"/wechat/{wx.account.slug}", query_string=query,
+                                      data=b"<xml>" + b"x" * (1024 * 1024) + b"</xml>")
+    assert response.status_code == 413 and flask_calls == [f"/wechat/{wx.account.slug}"]
 
 
 def test_deferred_pushes_are_counted_in_one_log_line_at_most_every_ten_seconds(
