@@ -50,7 +50,11 @@ def handle_push(app: Flask, account: Account, msg, received: float | None = None
     if app.config["DEFER_AFTER_S"] <= time.monotonic() - received:
         # Too late for a passive reply: claimed and handed off in one script, nothing else.
         first_seen = defer_late(app, account, msg, kind(msg), xml, account_json)
-        return "" if first_seen is None else answer_repeat(redis, account, msg, first_seen_of(first_seen))
+        if first_seen is None:
+            return ""
+        # A repeat waits for its first delivery's reply only as long as WeChat's 5 s allow.
+        left = app.config["PASSIVE_BUDGET_S"] - (time.monotonic() - received)
+        return answer_repeat(redis, account, msg, first_seen_of(first_seen), max(0.0, min(REPLAY_WAIT, left)))
     gate = PushGate(redis, account, openid, fingerprint(msg), account_json)
     # WeChat opened the person's customer-service window whatever we make of the push.
     if not gate.enter(kind(msg), ext["clock"].timestamp()):
@@ -62,11 +66,12 @@ def handle_push(app: Flask, account: Account, msg, received: float | None = None
     return finish(app, account, msg, received, gate)
 
 
-def answer_repeat(redis, account: Account, msg, first_seen: str | None) -> str:
-    """WeChat's retry of a push we have: the first delivery's reply, once it has one (§2)."""
+def answer_repeat(redis, account: Account, msg, first_seen: str | None, wait: float = REPLAY_WAIT) -> str:
+    """WeChat's retry of a push we have: the first delivery's reply, once it has one (§2),
+    waiting at most `wait` seconds for it."""
     replay = first_seen
     if replay is None:
-        replay = Dedup(redis, account.slug, fingerprint(msg)).replay(REPLAY_WAIT)
+        replay = Dedup(redis, account.slug, fingerprint(msg)).replay(wait)
     log.info("repeat push account=%s openid=%s replayed=%s", account.slug, msg.source, replay is not None)
     return replay or ""
 
