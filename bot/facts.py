@@ -16,7 +16,9 @@ read the database before a writer committed loses its `checked` to the writer's 
 and a writer that dies between flag and commit has committed nothing. A reader that is also a
 writer (a new fan's first push makes the fan row) read the database after its own writes, so it
 expects `gen` to be the one it saw plus its own bumps (`own_bumps`): any other writer's bump
-still fails the compare. Losing Redis loses the
+still fails the compare. A change that takes a message out of PENDING (claimed, sent) is no
+such write: it cannot make "nothing pending" false, so it bumps nothing; one that puts a message
+back into PENDING (a failed send) bumps as a new one does. Losing Redis loses the
 counters and the entries together: every reader goes to the database. A process that dies after
 its commit and before its second bump leaves at most FACTS_TTL of trust in a stale entry; what it
 left pending stays pending (nothing is lost) and goes out with the next check.
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import event, exists, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import get_history
 
 from bot import keys
 from models import Fan, KeywordReply, OutboundMessage, Staff
@@ -103,6 +106,8 @@ def _touched(session: Session, flush_context, instances) -> None:
     found = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, OutboundMessage):
+            if obj in session.dirty and PENDING not in get_history(obj, "status").added:
+                continue    # claimed, sent, noticed: a row leaving PENDING makes no "quiet" wrong
             if obj.account_id is not None and obj.openid is not None:   # else unreachable: no fan
                 found.add(keys.fan_facts(obj.account_id, obj.openid))
         elif isinstance(obj, Fan):

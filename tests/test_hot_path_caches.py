@@ -163,3 +163,27 @@ def test_a_quiet_member_who_becomes_an_agent_is_answered_as_one(quiet_fan, app, 
     db.commit()
     clock.advance(seconds=1)
     assert quiet_fan.text("下班") != FALLBACK            # an agent's command, not the fallback
+
+
+def test_sending_what_was_pending_keeps_the_fan_checked_and_a_failed_send_does_not(
+        quiet_fan, app, db, account, clock, monkeypatch):
+    """A row leaving PENDING (claimed, sent) cannot make "nothing pending" wrong, so it bumps
+    nothing; a row put back into PENDING is a pending message like a new one."""
+    from models.outbound import PENDING, SENDING
+    pending_for_alice(db, account, "您的积分已到账")
+    assert quiet_fan.text("你好") == f"您的积分已到账\n\n{FALLBACK}"     # checked again after it
+    facts = keys.fan_facts(account.id, alice_openid(account))
+    gen = app.extensions["redis"].hget(facts, "gen")
+    row = db.scalars(select(OutboundMessage)).one()
+    row.status = SENDING                  # what a delivery's claim does, then its settle
+    db.commit()
+    row.status = SENT
+    db.commit()
+    assert app.extensions["redis"].hget(facts, "gen") == gen
+    clock.advance(seconds=1)
+    assert sql_of(app, monkeypatch, lambda: quiet_fan.text("在吗")) == ["INSERT INTO event"]
+    row.status = PENDING                  # a send that failed: the row waits again
+    db.commit()
+    assert app.extensions["redis"].hget(facts, "gen") != gen
+    clock.advance(seconds=1)
+    assert quiet_fan.text("你好") == f"您的积分已到账\n\n{FALLBACK}"
