@@ -6,7 +6,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test setup bench bench-points bench-cs bench-soak bench-burst chat clean
+.PHONY: run test setup bench bench-inprocess bench-points bench-cs bench-soak bench-burst chat clean
 
 # The venv is rebuilt when the requirements change (the stamp is newer than both files).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -34,6 +34,9 @@ chat: setup
 
 bench: setup
 	$(BIN)/python -m bench.webhook $(BENCH_ARGS)
+
+bench-inprocess: setup
+	$(BIN)/python -m bench.inprocess $(BENCH_ARGS)
 
 bench-soak: setup
 	$(BIN)/python -m bench.soak $(BENCH_ARGS)

@@ -13,6 +13,7 @@ import time
 from datetime import datetime, timezone
 
 from flask import Flask
+from psycopg.types.json import Json
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
@@ -27,6 +28,7 @@ from bot.protocol import fingerprint, kind, raw, render_news, render_text, rende
 from bot.push_gate import PushGate, first_seen_of
 from bot.sessions import ConvState, Dedup
 from models import Account, Event, Fan
+from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -161,16 +163,27 @@ def touched(db) -> bool:
 
 # One statement object for every event row: its compiled form is cached once per process.
 EVENT_INSERT = insert(Event)
+# PostgreSQL's: the driver's own statement (psycopg prepares it after a few uses), which costs
+# less than half of the compiled one's client CPU; SQLAlchemy's events and errors still apply.
+PG_EVENT_INSERT = ("INSERT INTO event (account_id, openid, type, key, msg_id, data, outcome, sent_at, "
+                   "recorded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
+_PG_EVENT_COLUMNS = ("account_id", "openid", "type", "key", "msg_id")
 
 
 def record_event(engine, fields: dict) -> None:
     """The event row in one autocommit statement, on an engine without pre-ping: a pooled
     connection the server ended (a restart) fails the insert before it runs, and the insert is
     tried once more on a fresh connection (SQLAlchemy has invalidated the pool's older ones)."""
+    postgres = engine.dialect.name == "postgresql"
     for last in (False, True):
         try:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(EVENT_INSERT, fields)
+                if postgres:
+                    conn.exec_driver_sql(PG_EVENT_INSERT, (*(fields[c] for c in _PG_EVENT_COLUMNS),
+                                                           Json(fields["data"]), fields["outcome"],
+                                                           fields["sent_at"], utcnow()))
+                else:
+                    conn.execute(EVENT_INSERT, fields)
             return
         except DBAPIError as exc:
             if last or not exc.connection_invalidated:

@@ -43,3 +43,27 @@ def test_the_common_push_stays_within_its_round_trips(app, known_fan, monkeypatc
     print(cost)
     assert len(cost.redis) <= BUDGET["redis"], cost
     assert len(cost.sql) <= BUDGET["sql"], cost
+
+
+def test_the_common_pushs_one_statement_records_the_push_as_a_transaction_would(
+        app, known_fan, db, account, clock):
+    """The event row of a push that touched nothing else (one autocommit statement; on
+    PostgreSQL the driver's own) reads back like any other: key fields, the rest as data,
+    WeChat's CreateTime as an aware UTC time."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from models import Event
+    clock.advance(seconds=1)
+    assert known_fan.click("NOT_A_FEATURE_YET") == UNKNOWN_MENU
+    clock.advance(seconds=1)
+    assert known_fan.text("今天天气怎么样") == FALLBACK
+    db.rollback()
+    rows = db.scalars(select(Event).order_by(Event.id)).all()
+    click, text = rows[-2], rows[-1]
+    assert (click.type, click.key, click.msg_id, click.outcome) == ("click", "NOT_A_FEATURE_YET", None, "ok")
+    assert (text.type, text.data["Content"], text.outcome) == ("text", "今天天气怎么样", "ok")
+    assert text.msg_id is not None and text.openid == known_fan.openid and text.account_id == account.id
+    assert text.sent_at == datetime.fromtimestamp(known_fan._now(), timezone.utc).replace(microsecond=0)
+    assert text.recorded_at.tzinfo is not None
