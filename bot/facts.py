@@ -104,9 +104,10 @@ def quiet_in_db(db: Session, account_id: int, fan: Fan) -> bool:
 # --- writers: flag before the commit, and again after it ---------------------------------------
 def _touched(session: Session, flush_context, instances) -> None:
     found = set()
-    for obj in (*session.new, *session.dirty, *session.deleted):
+    dirty = session.dirty       # built anew on every read: read once
+    for obj in (*session.new, *dirty, *session.deleted):
         if isinstance(obj, OutboundMessage):
-            if obj in session.dirty and PENDING not in get_history(obj, "status").added:
+            if obj in dirty and PENDING not in get_history(obj, "status").added:
                 continue    # claimed, sent, noticed: a row leaving PENDING makes no "quiet" wrong
             if obj.account_id is not None and obj.openid is not None:   # else unreachable: no fan
                 found.add(keys.fan_facts(obj.account_id, obj.openid))
