@@ -18,7 +18,8 @@ Checks (a failed one prints FAIL, exit 1): every push left on time (else the run
 loop); every push answered 200 within 5 s (WeChat's limit, §2); the event table has one row per
 push; every push acknowledged without a reply has its answer row, sent as a customer-service
 message while the fan's window has budget (5 a window, §4.7: a fan with more acknowledged texts
-has the rest waiting for their next passive reply, by the outbound policy); no failed job. JSON: bench/out/burst-latest.json.
+has the rest waiting for their next passive reply, by the outbound policy); no failed job.
+JSON: bench/out/burst-latest.json.
 """
 import argparse
 import json

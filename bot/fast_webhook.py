@@ -54,13 +54,17 @@ class FastWebhook:
             return self.inner(environ, start_response)
         except RedisError:
             log.exception("redis unavailable on %s", path)
-            said = REDIS_DOWN
-        if said.status >= 400 and said is not REDIS_DOWN:
+            return _respond(start_response, REDIS_DOWN)
+        if said.status >= 400:
             return self.inner(environ, start_response)
-        data = said.body.encode()
-        start_response(f"{said.status} {HTTPStatus(said.status).phrase}",
-                       [("Content-Type", f"{said.mimetype}; charset=utf-8"), ("Content-Length", str(len(data)))])
-        return [data]
+        return _respond(start_response, said)
+
+
+def _respond(start_response, said) -> list[bytes]:
+    data = said.body.encode()
+    start_response(f"{said.status} {HTTPStatus(said.status).phrase}",
+                   [("Content-Type", f"{said.mimetype}; charset=utf-8"), ("Content-Length", str(len(data)))])
+    return [data]
 
 
 def _query(environ) -> dict[str, str]:
